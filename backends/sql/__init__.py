@@ -1,0 +1,1 @@
+"""The relational model (SQLite, PostgreSQL); see backend.py and schema.py."""
