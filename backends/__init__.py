@@ -28,6 +28,10 @@ class Registration:
 REGISTRY: dict[str, Registration] = {r.name: r for r in (
     Registration("sqlite", "sql", "backends.sql.backend:SQLiteBackend", "sqlalchemy", "sql", server=False),
     Registration("postgres", "sql", "backends.sql.backend:PostgresBackend", "psycopg", "sql"),
+    Registration("dynamodb", "kv", "backends.kv.backend:DynamoDBBackend", "boto3", "kv", emulated=True),
+    Registration("mongodb", "document", "backends.document.backend:MongoBackend", "pymongo", "document", emulated=True),
+    Registration("cassandra", "column", "backends.column.backend:CassandraBackend", "cassandra", "column"),
+    Registration("neo4j", "graph", "backends.graph.backend:Neo4jBackend", "neo4j", "graph"),
 )}
 
 

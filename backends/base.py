@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 from models.catalog import Q
 from models.dataset import ENTITY_KINDS, Dataset, EntityKind
@@ -80,8 +80,15 @@ class LoadStats:
         return sum(self.rows.values())
 
 
-Progress = Callable[[EntityKind, int], None]
-"""Called after each written batch with (entity kind, rows in the batch)."""
+LoadEvent = Literal["begun", "produced", "written", "indexed", "done"]
+"""A load step that just ended: begun (begin_load), produced (a batch was read or generated;
+0 rows once a kind is exhausted), written (write_batch), indexed (finish_kind), done (end_load)."""
+
+Progress = Callable[[LoadEvent, EntityKind | None, int], None]
+
+
+def _silent(event: LoadEvent, kind: EntityKind | None, rows: int) -> None:
+    """The default load listener: hears nothing."""
 
 
 def state_dir() -> Path:
@@ -113,21 +120,27 @@ class Backend(abc.ABC):
     def load(self, data: Dataset, *, batch_size: int = 5000, progress: Progress | None = None) -> LoadStats:
         """Write every entity of `data` (in load order) in batches; assumes an empty backend.
 
-        The bulk-load protocol, which the harness also drives itself to time each step:
-        `begin_load()`, then per kind `write_batch()`... and `finish_kind()`, then
-        `end_load()`; `abort_load()` if anything fails.
+        The bulk-load protocol: `begin_load()`, then per kind `write_batch()`... and
+        `finish_kind()`, then `end_load()`; `abort_load()` if anything fails. `progress`
+        hears each step as it ends (see `LoadEvent`), which is how the harness times a load
+        without the backend timing itself.
         """
+        say = progress or _silent
         stats = LoadStats()
         self.begin_load()
+        say("begun", None, 0)
         try:
             for kind in ENTITY_KINDS:
                 for batch in data.batches(kind, batch_size):
+                    say("produced", kind, len(batch))
                     self.write_batch(kind, batch)
                     stats.rows[kind] += len(batch)
-                    if progress:
-                        progress(kind, len(batch))
+                    say("written", kind, len(batch))
+                say("produced", kind, 0)
                 self.finish_kind(kind)
+                say("indexed", kind, 0)
             self.end_load()
+            say("done", None, 0)
         except BaseException:
             self.abort_load()
             raise

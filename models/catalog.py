@@ -150,26 +150,37 @@ class Param:
 
 # ---------------------------------------------------------------- canonical form
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def to_plain(obj: Any) -> Any:
     """Dataclasses to dicts (PatientRecord flattened), floats rounded to 6, dates ISO."""
-    if isinstance(obj, PatientRecord):
+    kind = type(obj)
+    if kind is int or kind is str or obj is None or kind is bool:
+        return obj
+    if kind is float:
+        return round(obj, 6) + 0.0  # + 0.0 turns -0.0 into 0.0
+    if kind is PatientRecord:
         out = to_plain(obj.patient)
         out["diagnoses"] = [to_plain(d) for d in obj.diagnoses]
         return out
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, float):
-        return round(obj, 6) + 0.0  # + 0.0 turns -0.0 into 0.0
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(obj))
+    if names is not None:
+        return {name: to_plain(getattr(obj, name)) for name in names}
     if isinstance(obj, dt.date):
         return obj.isoformat()
     if isinstance(obj, (list, tuple)):
         return [to_plain(x) for x in obj]
+    if isinstance(obj, float):  # numpy and Decimal-like floats
+        return round(float(obj), 6) + 0.0
     return obj
 
 
-def _set_key(item: dict[str, Any]) -> tuple[Any, str]:
-    """Sets sort by their first field (the id: all items of a set share its type), then as JSON."""
-    return (next(iter(item.values())), json.dumps(item, sort_keys=True))
+def _set_key(item: dict[str, Any]) -> Any:
+    """Set answers are entities with unique ids: they sort by their first field, the id."""
+    return next(iter(item.values()))
 
 
 # ---------------------------------------------------------------- the spec
@@ -210,7 +221,7 @@ class QuerySpec:
             try:
                 out[p.name] = p.type.parse(raw[p.name])
             except ValueError as exc:
-                raise UsageError(f"query {self.name}: parameter {p.name} must be a {p.type.name}: {exc}") from None
+                raise UsageError(f"query {self.name}: parameter {p.name} ({p.type.name}): {exc}") from None
         return out
 
     def signature(self) -> str:

@@ -21,11 +21,11 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import Any, ClassVar, Self
 
-from sqlalchemy import and_, bindparam, create_engine, distinct, event, func, select, text
+from sqlalchemy import and_, bindparam, create_engine, distinct, event, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from backends.base import Backend, EngineInfo, EngineUnavailable
+from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable
 from backends.sql import schema
 from backends.sql.schema import diagnoses, lab_results, patients, variants
 from backends.sql.settings import PostgresSettings, SQLiteSettings, default_sqlite_url
@@ -112,11 +112,19 @@ class SQLBackend(Backend):
     # -- reads
 
     def _all(self, stmt: Any, params: dict[str, Any] | None = None) -> list[Any]:
-        return self._read.execute(stmt, params or {}).all()
+        try:
+            return self._read.execute(stmt, params or {}).all()
+        except DBAPIError as exc:
+            if self._read.in_transaction():
+                self._read.rollback()
+            if not inspect(self._read).has_table("variants"):
+                raise BackendError(f"{self.name} holds no mmbench tables yet; load a data set first: "
+                                   f"mmbench load --backend {self.name} --dataset seed") from None
+            raise
 
     def variant_by_id(self, *, variant_id: str) -> Variant | None:
-        row = self._read.execute(_VARIANT_BY_ID, {"variant_id": variant_id}).first()
-        return Variant(*row) if row else None
+        rows = self._all(_VARIANT_BY_ID, {"variant_id": variant_id})
+        return Variant(*rows[0]) if rows else None
 
     def variants_by_chromosome(self, *, chromosome: str) -> list[Variant]:
         return [Variant(*r) for r in self._all(_VARIANTS_BY_CHROMOSOME, {"chromosome": chromosome})]

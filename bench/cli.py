@@ -1,0 +1,272 @@
+"""The `mmbench` command.
+
+Every failure the user can act on (bad input, unknown names, an unreachable engine) is one
+line on stderr and a non-zero exit status (2 for usage errors); set MMBENCH_DEBUG=1 for
+tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import click
+import typer
+
+try:  # typer >= 0.20 carries its own copy of click
+    from typer._click import exceptions as _typer_click
+except ImportError:  # pragma: no cover
+    _typer_click = click.exceptions
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from backends import REGISTRY, driver_installed, open_backend, registration
+from backends.base import Backend, run_query
+from bench.datasets import DATASETS, file_dataset, make_dataset
+from bench.loading import LoadTiming, timed_load
+from models.catalog import CATALOG, Q, get_spec
+from models.dataset import Dataset
+from models.errors import MMBenchError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Compare SQL and NoSQL data models on one patient / genomic-variant domain.")
+out = Console()
+err = Console(stderr=True)
+
+BackendOpt = Annotated[str, typer.Option("--backend", "-b", help=f"One of: {', '.join(REGISTRY)}")]
+DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help=f"One of: {', '.join(DATASETS)}")]
+ScaleOpt = Annotated[int, typer.Option("--scale", help="Synthetic size: N x 1,000 patients, N x 10,000 variant calls")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Synthetic data seed")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Rows per bulk-load batch")]
+
+
+def _open(name: str) -> Backend:
+    registration(name)
+    return open_backend(name)
+
+
+def _load_with_progress(backend: Backend, data: Dataset, batch_size: int) -> LoadTiming:
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def on_batch(kind: str, rows: int) -> None:
+            if kind not in tasks:
+                tasks[kind] = bar.add_task(f"{backend.name}: {kind}", total=None)
+            bar.advance(tasks[kind], rows)
+
+        return timed_load(backend, data, batch_size=batch_size, on_batch=on_batch)
+
+
+def _replace_contents(backend: Backend, data: Dataset, batch_size: int) -> LoadTiming:
+    """Validate `data` fully (nothing is touched on bad input), then reset and load."""
+    data.validate()
+    backend.reset()
+    return _load_with_progress(backend, data, batch_size)
+
+
+@app.command()
+def load(
+    backend: BackendOpt,
+    dataset: DatasetOpt = None,
+    scale: ScaleOpt = 1,
+    seed: SeedOpt = 42,
+    csv: Annotated[Path | None, typer.Option("--csv", help="A genomics CSV (the lecture's header)")] = None,
+    samples: Annotated[Path | None, typer.Option(help="CSV ID,Patient_ID for --csv")] = None,
+    patients: Annotated[Path | None, typer.Option(help="patients JSON file")] = None,
+    diagnoses: Annotated[Path | None, typer.Option(help="diagnoses JSON file")] = None,
+    lab_results: Annotated[Path | None, typer.Option("--lab-results", help="lab results JSON file")] = None,
+    batch_size: BatchOpt = 5000,
+) -> None:
+    """Replace what BACKEND holds with a data set (validated first: bad input loads nothing)."""
+    files = (csv, samples, patients, diagnoses, lab_results)
+    if dataset and any(files):
+        raise UsageError("give either --dataset or files (--csv, --patients, ...), not both")
+    if dataset:
+        data = make_dataset(dataset, scale=scale, seed=seed)
+    elif any(files):
+        data = file_dataset(csv, samples, patients, diagnoses, lab_results)
+    else:
+        raise UsageError(f"say what to load: --dataset ({', '.join(DATASETS)}) or --csv FILE")
+    with _open(backend) as b:
+        timing = _replace_contents(b, data, batch_size)
+        info = b.engine_info()
+    table = Table(title=f"loaded into {backend} ({info.product} {info.version}{', emulator' if info.emulator else ''})")
+    for col in ("entity", "rows", "rows/s", "insert s", "index s"):
+        table.add_column(col, justify="right" if col != "entity" else "left")
+    for kind, k in timing.kinds.items():
+        table.add_row(kind, f"{k.rows:,}", f"{k.rows_per_s:,.0f}", f"{k.write_s:.3f}", f"{k.index_s:.3f}")
+    out.print(table)
+
+
+def _parse_kv(pairs: list[str]) -> dict[str, str]:
+    raw: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"-p expects key=value, got {pair!r}")
+        raw[key.strip()] = value
+    return raw
+
+
+@app.command()
+def query(
+    name: Annotated[str, typer.Argument(help="A catalog query (see `mmbench queries`)")],
+    backend: BackendOpt,
+    dataset: DatasetOpt = None,
+    scale: ScaleOpt = 1,
+    seed: SeedOpt = 42,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the canonical answer as JSON")] = False,
+) -> None:
+    """Answer one catalog query. With --dataset, first reset BACKEND and load the data set."""
+    spec = get_spec(name)
+    registration(backend)
+    params = spec.parse_params(_parse_kv(param or []))
+    with _open(backend) as b:
+        if dataset:
+            _replace_contents(b, make_dataset(dataset, scale=scale, seed=seed), 5000)
+        answer = spec.canonical(run_query(b, spec.name, params))
+    if as_json:
+        sys.stdout.write(json.dumps(answer, indent=2) + "\n")
+    else:
+        _print_answer(spec.name, answer)
+
+
+def _print_answer(title: str, answer: Any) -> None:
+    if answer is None:
+        out.print(f"{title}: none" if not CATALOG[Q(title)].is_write else f"{title}: done")
+        return
+    rows = answer if isinstance(answer, list) else [answer]
+    if not rows:
+        out.print(f"{title}: no rows")
+        return
+    table = Table(title=f"{title} ({len(rows)} rows)")
+    for col in rows[0]:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(json.dumps(v) if isinstance(v, (list, dict)) else str(v) for v in row.values()))
+    out.print(table)
+
+
+@app.command()
+def queries() -> None:
+    """List the query catalog."""
+    table = Table(title="query catalog")
+    for col in ("query", "kind", "parameters", "answer"):
+        table.add_column(col)
+    for spec in CATALOG.values():
+        table.add_row(spec.name, spec.kind, spec.signature() or "-", spec.summary)
+    out.print(table)
+
+
+@app.command()
+def backends() -> None:
+    """List the registered backends and whether their Python driver is installed."""
+    table = Table(title="backends")
+    for col in ("backend", "model", "engine", "driver installed"):
+        table.add_column(col)
+    for reg in REGISTRY.values():
+        ok = driver_installed(reg.name)
+        engine = "embedded" if not reg.server else ("emulator (local)" if reg.emulated else "server")
+        table.add_row(reg.name, reg.model, engine,
+                      "yes" if ok else f"no: pip install -e '.[{reg.extra}]'")
+    out.print(table)
+
+
+EnginesArg = Annotated[list[str] | None, typer.Argument(help="Engines (default: all): postgres dynamodb mongodb cassandra neo4j")]
+
+
+def _engines(names: list[str] | None) -> list[Any]:
+    from bench.engines import ENGINE_NAMES, EngineError, get_engine
+
+    chosen = [n for n in (names or ENGINE_NAMES) if n != "sqlite"]  # sqlite is embedded: nothing to start
+    try:
+        return [get_engine(n) for n in chosen]
+    except EngineError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _status_table(rows: list[Any]) -> Table:
+    table = Table(title="local engines")
+    for col in ("backend", "engine", "version", "address", "emulator", "pid", "state"):
+        table.add_column(col)
+    for s in rows:
+        state = "[green]up[/green]" if s.up else "[red]down[/red]"
+        table.add_row(s.name, s.product, s.version or "-", s.address, "yes" if s.emulator else "no",
+                      str(s.pid or "-"), state)
+    return table
+
+
+@app.command()
+def up(names: EnginesArg = None,
+       timeout: Annotated[float | None, typer.Option(help="Seconds to wait for each engine")] = None) -> None:
+    """Start local engines without Docker (downloads once into ~/.cache/mmbench)."""
+    from bench.engines import EngineError
+
+    failed = []
+    for engine in _engines(names):
+        with err.status(f"{engine.name}: starting") as spinner:
+            try:
+                engine.start(progress=lambda msg, e=engine: spinner.update(f"{e.name}: {msg}"), timeout=timeout)
+            except EngineError as exc:
+                lines = str(exc).splitlines()
+                err.print(f"[red]{engine.name}:[/red] {lines[0]}", highlight=False)
+                for line in lines[1:]:
+                    err.print(f"    {line}", highlight=False, markup=False)
+                failed.append(engine.name)
+    out.print(_status_table([e.status() for e in _engines(names)]))
+    if failed:
+        raise MMBenchError(f"could not start: {', '.join(failed)}")
+
+
+@app.command()
+def down(names: EnginesArg = None) -> None:
+    """Stop local engines started by `mmbench up`."""
+    for engine in reversed(_engines(names)):
+        with err.status(f"{engine.name}: stopping"):
+            engine.stop()
+    out.print(_status_table([e.status() for e in _engines(names)]))
+
+
+@app.command()
+def status() -> None:
+    """Show each local engine: version, address, emulator or not, pid, up or down."""
+    out.print(_status_table([e.status() for e in _engines(None)]))
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[red]mmbench:[/red] {message}", highlight=False, soft_wrap=True)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning every expected failure into one line."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except MMBenchError as exc:
+        _fail(str(exc), exc.exit_code)
+    except (click.exceptions.Exit, typer.Exit) as exc:
+        raise SystemExit(exc.exit_code) from None
+    except (click.ClickException, _typer_click.ClickException) as exc:
+        message = exc.format_message().replace("\n", " ").strip()
+        if not message:  # `mmbench` alone: the help was printed
+            raise SystemExit(2) from None
+        _fail(message, 2)
+    except (click.exceptions.Abort, typer.Abort):
+        _fail("interrupted", 130)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:  # a driver or engine error we did not foresee: still one line
+        if os.environ.get("MMBENCH_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        _fail(f"{type(exc).__name__}: {first} (MMBENCH_DEBUG=1 shows the traceback)", 1)
+
+
+if __name__ == "__main__":
+    main()
