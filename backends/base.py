@@ -162,6 +162,12 @@ class Backend(abc.ABC):
     def abort_load(self) -> None:
         """The load failed part-way: undo what can be undone."""
 
+    def take_cost(self) -> dict[str, float]:
+        """Engine-reported cost accrued since the last call, then reset (e.g. DynamoDB's
+        consumed read/write capacity units: {"rcu": 1.5, "wcu": 0.0}). Empty if the engine
+        reports none. The harness calls it after each operation."""
+        return {}
+
     @abc.abstractmethod
     def close(self) -> None: ...
 

@@ -1,0 +1,42 @@
+# mmbench: the README's commands. Both create .venv and install what they need from nothing.
+#   make bench   the default comparison (SQLite + every engine that can be started here)
+#   make test    unit + conformance + engine smoke tests against real engines
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+ENGINES ?= postgres dynamodb mongodb cassandra neo4j
+PYTEST_ARGS ?=
+
+.PHONY: bench test install engines-up engines-down clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Start every engine, run the tests, and stop the engines again, also when tests fail.
+test: $(STAMP)
+	@status=0; \
+	$(BIN)/python -m bench.engines up $(ENGINES) || status=$$?; \
+	if [ $$status -eq 0 ]; then $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; fi; \
+	$(BIN)/python -m bench.engines down $(ENGINES) || true; \
+	exit $$status
+
+# Start what can be started (saying what could not, and why), then run the default comparison.
+bench: $(STAMP)
+	-@$(BIN)/mmbench up $(ENGINES)
+	$(BIN)/mmbench run
+
+engines-up: $(STAMP)
+	$(BIN)/mmbench up $(ENGINES)
+
+engines-down: $(STAMP)
+	$(BIN)/mmbench down $(ENGINES)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .benchmarks
