@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from bench.engines.process import live_pid, log_tail, port_open, spawn_detached, terminate_group
+from bench.engines.process import (
+    file_lock,
+    live_pid,
+    log_tail,
+    port_open,
+    spawn_detached,
+    terminate_group,
+)
 
 Progress = Callable[[str], None]
 
@@ -97,6 +104,8 @@ class Engine(abc.ABC):
         self.runtime_dir: Path = runtime_root() / self.name
         self.log_path: Path = self.runtime_dir / "engine.log"
         self.pid_path: Path = self.runtime_dir / "engine.pid"
+        self.lock_path: Path = self.runtime_dir / "engine.lock"
+        self.last_probe_error: str | None = None  # why the last probe failed, for messages
 
     # ---- identity ------------------------------------------------------------------------
     @property
@@ -108,9 +117,20 @@ class Engine(abc.ABC):
         return f"<{type(self).__name__} {self.name} {self.address}>"
 
     # ---- to implement --------------------------------------------------------------------
-    @abc.abstractmethod
     def fetch(self, progress: Progress = _quiet) -> None:
-        """Download and cache what the engine needs; no-op when already cached."""
+        """Download and cache what the engine needs; no-op when already cached.
+
+        Serialised across processes by a lock file in the cache directory.
+        """
+        with file_lock(
+            self.cache_dir / "fetch.lock",
+            waiting=lambda: progress(f"waiting for another mmbench process fetching {self.name}…"),
+        ):
+            self._fetch(progress)
+
+    @abc.abstractmethod
+    def _fetch(self, progress: Progress) -> None:
+        """Download what is missing (called under the fetch lock)."""
 
     @abc.abstractmethod
     def _command(self) -> LaunchSpec:
@@ -124,7 +144,7 @@ class Engine(abc.ABC):
         """Write configuration and create directories (idempotent; runs before every launch)."""
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
 
-    def _after_start(self, progress: Progress) -> None:
+    def _after_start(self, progress: Progress) -> None:  # noqa: B027 - optional hook
         """Post-start setup once the probe answers (e.g. create a database)."""
 
     def _log_paths(self) -> list[Path]:
@@ -143,9 +163,12 @@ class Engine(abc.ABC):
     def probe(self, timeout: float = 2.0) -> str | None:
         """The version string if the engine answers within ``timeout`` seconds, else None."""
         try:
-            return self._probe(timeout)
-        except Exception:  # noqa: BLE001 - any driver error means "not answering"
+            version = self._probe(timeout)
+        except Exception as exc:  # noqa: BLE001 - any driver error means "not answering"
+            self.last_probe_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             return None
+        self.last_probe_error = None
+        return version
 
     def _version_for_status(self, probed: str) -> str:
         """Hook to refine the probed version (e.g. an emulator's own version)."""
@@ -176,8 +199,20 @@ class Engine(abc.ABC):
         """Fetch if needed, start in the background, wait until the probe answers.
 
         A no-op when the engine already answers. On a failed or timed-out start the process is
-        stopped and EngineError carries the last log lines.
+        stopped and EngineError carries the last log lines. Concurrent starts and stops of the
+        same engine (from other processes too) are serialised by a lock file.
         """
+        with self._locked(progress):
+            return self._start_locked(progress, timeout)
+
+    def _locked(self, progress: Progress = _quiet):
+        """Context manager holding this engine's lock file."""
+        return file_lock(
+            self.lock_path,
+            waiting=lambda: progress(f"waiting for another mmbench process handling {self.name}…"),
+        )
+
+    def _start_locked(self, progress: Progress, timeout: float | None) -> EngineStatus:
         if self.probe(timeout=2.0) is not None:
             progress(f"{self.name} is already up on {self.address}")
             self._after_start(progress)
@@ -210,19 +245,22 @@ class Engine(abc.ABC):
         deadline = time.monotonic() + timeout
         while True:
             if proc is not None and proc.poll() is not None:
-                raise self._fail(
+                error = self._fail(
                     f"{self.name} exited with code {proc.returncode} during startup; log {self.log_path}:"
                 )
+                self._stop_locked()  # leftovers of its process group, and the pid file
+                raise error
             if proc is None and self.pid() is None:
                 raise self._fail(f"{self.name} exited during startup; log {self.log_path}:")
             if self.probe(timeout=min(5.0, max(1.0, deadline - time.monotonic()))) is not None:
                 break
             if time.monotonic() >= deadline:
+                why = f" (last probe: {self.last_probe_error})" if self.last_probe_error else ""
                 tail_error = self._fail(
                     f"{self.name} did not answer {self.protocol} on {self.address} within"
-                    f" {timeout:.0f} s; stopped it; log {self.log_path}:"
+                    f" {timeout:.0f} s{why}; stopped it; log {self.log_path}:"
                 )
-                self.stop()
+                self._stop_locked()
                 raise tail_error
             time.sleep(0.5)
         self._after_start(progress)
@@ -238,6 +276,10 @@ class Engine(abc.ABC):
 
         An engine that answers but was not started by us (no live pid file) is left alone.
         """
+        with self._locked():
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
         pid = self.pid()
         if pid is not None:
             self._stop_process(pid)

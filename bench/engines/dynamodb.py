@@ -11,7 +11,7 @@ import importlib.metadata
 import importlib.util
 import sys
 
-from bench.engines.base import Engine, EngineError, LaunchSpec, Progress, _quiet
+from bench.engines.base import Engine, EngineError, LaunchSpec, Progress
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "mmbench", "aws_secret_access_key": "mmbench"}
@@ -32,7 +32,7 @@ class DynamoDB(Engine):
     def address(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def fetch(self, progress: Progress = _quiet) -> None:
+    def _fetch(self, progress: Progress) -> None:
         """Nothing to download: checks that ``moto[server]`` is importable here."""
         for module in ("moto.server", "flask", "boto3"):
             if importlib.util.find_spec(module.split(".")[0]) is None or (

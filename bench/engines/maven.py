@@ -8,6 +8,7 @@ and a finished one is never repeated. Maven's own ``~/.m2`` caches the jars as w
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import re
@@ -40,7 +41,9 @@ class Artifact:
         )
 
 
+@functools.cache
 def _java_major(java: str) -> int | None:
+    """Major version of the JVM at ``java`` (cached per path for the life of the process)."""
     try:
         out = subprocess.run(
             [java, "-XshowSettings:properties", "-version"],
@@ -130,7 +133,7 @@ def fetch_artifacts(
     progress(f"downloading {label} from Maven Central (once; cached in {dest})…")
     log = dest / "mvn.log"
     cmd = [
-        mvn, "-q", "-B", "-f", str(pom),
+        mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(pom),
         "dependency:copy-dependencies",
         "-DincludeScope=runtime",
         f"-DoutputDirectory={staging}",

@@ -5,8 +5,8 @@ listens on 127.0.0.1:5432 only, with its Unix socket in our runtime directory (n
 database ``mmbench`` is created after the first start. PostgreSQL refuses to run as root, so
 when we are root the server runs as the ``postgres`` OS user (created by the Debian package) and
 owns the data directory. If that user cannot reach the runtime directory (root's home is mode
-0700), the data directory is placed in ``/var/lib/mmbench/postgres-<hash>/`` instead, with a
-``data`` symlink to it in the runtime directory.
+0700), the data and socket directories are placed in ``/var/lib/mmbench/postgres-<hash>/``
+instead, with ``data`` and ``run`` symlinks to them in the runtime directory.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class Postgres(Engine):
         return self._server_root() / "run"
 
     # ---- Engine ------------------------------------------------------------------------------
-    def fetch(self, progress: Progress = _quiet) -> None:
+    def _fetch(self, progress: Progress) -> None:
         """Make sure the server binaries are installed (apt-get as root; see ensure_installed)."""
         ensure_installed(progress)
 
@@ -161,10 +161,13 @@ class Postgres(Engine):
             if user is not None:
                 pw = pwd.getpwnam(user)
                 os.chown(d, pw.pw_uid, pw.pw_gid)
-        if root != self.runtime_dir:
-            link = self.runtime_dir / "data"
-            if not link.is_symlink():
-                link.symlink_to(self.data_dir)
+        if root != self.runtime_dir:  # point at the real place from the runtime directory
+            for link, target in (
+                (self.runtime_dir / "data", self.data_dir),
+                (self.runtime_dir / "run", self.socket_dir),
+            ):
+                if not link.is_symlink():
+                    link.symlink_to(target)
         if not (self.data_dir / "PG_VERSION").exists():
             progress(f"initialising a PostgreSQL cluster in {self.data_dir}…")
             res = self._run_as_server([

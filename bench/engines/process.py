@@ -8,12 +8,14 @@ happens to reuse the pid.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -26,6 +28,7 @@ __all__ = [
     "terminate_group",
     "log_tail",
     "port_open",
+    "file_lock",
 ]
 
 
@@ -199,3 +202,37 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def file_lock(
+    path: Path, *, waiting: Callable[[], None] | None = None, timeout: float = 1800.0
+) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if needed) for the ``with`` block.
+
+    Serialises concurrent mmbench processes that start, stop or download the same engine. The
+    lock dies with its holder. ``waiting`` is called once if another process holds it;
+    TimeoutError after ``timeout`` seconds.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if waiting is not None and not told:
+                    waiting()
+                    told = True
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"{path} stayed locked for {timeout:.0f} s") from None
+                time.sleep(0.25)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
