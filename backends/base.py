@@ -93,7 +93,7 @@ def _silent(event: LoadEvent, kind: EntityKind | None, rows: int) -> None:
 
 def state_dir() -> Path:
     """Where local state lives (engine data, the default SQLite file): $MMBENCH_RUNTIME."""
-    return Path(os.environ.get("MMBENCH_RUNTIME") or Path.home() / ".local" / "state" / "mmbench")
+    return Path(os.environ.get("MMBENCH_RUNTIME") or Path.home() / ".local" / "state" / "mmbench").expanduser()
 
 
 class Backend(abc.ABC):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from backends.base import state_dir
 from bench.engines.process import (
     file_lock,
     live_pid,
@@ -77,10 +78,9 @@ def cache_root() -> Path:
 
 
 def runtime_root() -> Path:
-    """``$MMBENCH_RUNTIME`` or ``~/.local/state/mmbench``: data, logs, pid files."""
-    return Path(
-        os.environ.get("MMBENCH_RUNTIME") or Path.home() / ".local" / "state" / "mmbench"
-    ).expanduser()
+    """``$MMBENCH_RUNTIME`` or ``~/.local/state/mmbench``: data, logs, pid files (shared with
+    the embedded SQLite file, see ``backends.base.state_dir``)."""
+    return state_dir()
 
 
 class Engine(abc.ABC):
