@@ -9,18 +9,21 @@ from models.errors import UsageError
 from models.files import FileDataset
 from models.generate import SyntheticDataset
 from models.seed import seed_files
+from models.vcf import one_thousand_genomes
 
-DATASETS = ("seed", "synthetic")
+DATASETS = ("seed", "synthetic", "1kg")
 
 
 def make_dataset(name: str, *, scale: int = 1, seed: int = 42) -> Dataset:
-    """`seed` (the lecture's data) or `synthetic` (scale N, seed S)."""
+    """`seed` (the lecture's data), `synthetic` (scale N, seed S) or `1kg` (1000 Genomes pilot VCF)."""
     if name == "seed":
         return seed_files().materialize()
     if name == "synthetic":
         if scale < 1:
             raise UsageError(f"--scale must be at least 1, not {scale}")
         return SyntheticDataset(scale=scale, seed=seed)
+    if name == "1kg":
+        return one_thousand_genomes()
     raise UsageError(f"unknown data set {name!r}; valid: {', '.join(DATASETS)}")
 
 

@@ -10,6 +10,7 @@ What makes it look like real data:
 - diagnoses: ICD-10-CM codes with age-dependent prevalence and the metabolic cluster
   (hypertension I10, type 2 diabetes E11.9, hyperlipidaemia E78.5) co-occurring, plus
   their downstream conditions (coronary disease, CKD stage 3) more likely among them;
+  and a long tail of rarer real codes drawn from the ICD-10-CM table (`models.icd10`);
 - lab results: the tests a clinician orders for those conditions (blood pressure for I10,
   HbA1c for diabetes, LDL for hyperlipidaemia, eGFR for CKD...) plus a basic panel, with
   units, per-patient baselines and visits spread over the years;
@@ -22,12 +23,14 @@ What makes it look like real data:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
+from models import icd10
 from models.dataset import Dataset
 from models.entities import Diagnosis, LabResult, Patient, Variant
 
@@ -100,6 +103,28 @@ CONDITIONS = [
     Condition("D64.9", 0.05, raised_by=(("N18.30", 2.0),)),       # anaemia
     Condition("N39.0", 0.03, aging=False, female=3.0),             # urinary tract infection
 ]
+
+
+# The tail: up to TAIL_DRAWS rarer codes per patient (each with probability TAIL_P, scaled by
+# age), drawn from the billable ICD-10-CM codes of chronic-care chapters (no sex-specific
+# categories, no 7th-character encounter codes) with Zipf-like weights 1/(rank + 10) over a
+# fixed shuffle: a few tail codes recur, most are rare, as in real problem lists.
+TAIL_CHAPTERS = (("D50", "D89"), ("E00", "E89"), ("F01", "F99"), ("G00", "G99"), ("H00", "H95"),
+                 ("I00", "I99"), ("J00", "J99"), ("K00", "K95"), ("L00", "L99"), ("M00", "M99"),
+                 ("N00", "N39"))
+TAIL_EXCLUDED = ("E28", "E29", "F53")  # ovarian, testicular, puerperal
+TAIL_DRAWS, TAIL_P = 3, 0.1
+
+
+@functools.cache
+def tail_codes() -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """The tail's codes and their cumulative weights (deterministic for a table version)."""
+    common = {c.code for c in CONDITIONS}
+    pool = [c for c in icd10.billable_codes()
+            if any(lo <= c[:3] <= hi for lo, hi in TAIL_CHAPTERS)
+            and c[:3] not in TAIL_EXCLUDED and len(c) <= 7 and c not in common]
+    random.Random("mmbench-icd10-tail").shuffle(pool)
+    return tuple(pool), tuple(accumulate(1 / (rank + 10) for rank in range(1, len(pool) + 1)))
 
 
 @dataclass(frozen=True)
@@ -185,6 +210,10 @@ class SyntheticDataset(Dataset):
                     p = 0.0
                 if rng.random() < min(p, 0.92):
                     have.add(c.code)
+            pool, cum = tail_codes()
+            for _ in range(TAIL_DRAWS):
+                if rng.random() < TAIL_P * _age_factor(age):
+                    have.add(rng.choices(pool, cum_weights=cum)[0])
             adult_since = max(EARLIEST, LATEST - dt.timedelta(days=365 * (age - 18)))
             span = (LATEST - adult_since).days
             for code in sorted(have):

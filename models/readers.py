@@ -4,6 +4,7 @@
   Alternate_Allele,Genotype,Quality,Depth`, with an optional `Patient_ID` column.
 - Samples CSV `ID,Patient_ID`: which patient each call of a genomics CSV came from.
 - Hospital JSON files: an array of objects (patients, diagnoses, lab results).
+  A diagnosis code must be a known ICD-10-CM code (`models.icd10`), not just look like one.
 
 Readers stream: they yield entities one by one and keep only what validation needs.
 """
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from models import icd10
 from models.entities import CHROMOSOMES, Diagnosis, LabResult, Patient, Variant
 from models.errors import DataError
 
@@ -27,7 +29,7 @@ GENOMICS_COLUMNS = (
 )
 ALLELE = re.compile(r"^[ACGTN]+$")
 GENOTYPE = re.compile(r"^[ACGTN]+$")
-ICD10CM = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+ICD10CM = icd10.CODE_SHAPE
 SEXES = ("F", "M", "U")
 
 T = TypeVar("T")
@@ -98,6 +100,8 @@ class Field:
         text = str(value).strip()
         if not ICD10CM.match(text):
             raise ValueError(f"{value!r} is not an ICD-10-CM code (like I10 or E11.9)")
+        if not icd10.is_known(text):
+            raise ValueError(f"{value!r} is not a known ICD-10-CM code (not in the {icd10.version()} code table)")
         return text
 
 
