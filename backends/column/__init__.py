@@ -1,0 +1,1 @@
+"""The column-family model (Apache Cassandra); see backend.py and schema.py."""

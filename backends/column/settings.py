@@ -1,0 +1,104 @@
+"""Where Cassandra is and how to use it: environment variables MMBENCH_CASSANDRA_*.
+
+    MMBENCH_CASSANDRA_CONTACT_POINTS   comma-separated hosts (default 127.0.0.1)
+    MMBENCH_CASSANDRA_PORT             CQL native port (default 9042)
+    MMBENCH_CASSANDRA_KEYSPACE         default mmbench
+    MMBENCH_CASSANDRA_REPLICATION      SimpleStrategy (default) or NetworkTopologyStrategy
+    MMBENCH_CASSANDRA_REPLICATION_FACTOR   SimpleStrategy's factor (default 1: one local node)
+    MMBENCH_CASSANDRA_DATACENTERS      NetworkTopologyStrategy's factors, e.g. dc1:3,dc2:3
+    MMBENCH_CASSANDRA_LOCAL_DC         the data center the driver prefers (default: the contact point's)
+    MMBENCH_CASSANDRA_CONSISTENCY      LOCAL_ONE (default), QUORUM, LOCAL_QUORUM, ONE, ALL...
+    MMBENCH_CASSANDRA_USERNAME / _PASSWORD   PasswordAuthenticator credentials (default: none)
+    MMBENCH_CASSANDRA_PROTOCOL_VERSION 5 (default; 4 for Cassandra 3.x)
+
+Settings may also be passed as a `CassandraSettings(...)` object (config).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from cassandra import ConsistencyLevel
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
+_DC_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+class CassandraSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MMBENCH_CASSANDRA_")
+
+    contact_points: str = "127.0.0.1"
+    port: int = Field(9042, ge=1, le=65535)
+    keyspace: str = "mmbench"
+    replication: Literal["SimpleStrategy", "NetworkTopologyStrategy"] = "SimpleStrategy"
+    replication_factor: int = Field(1, ge=1)
+    datacenters: str = ""
+    local_dc: str | None = None
+    consistency: str = "LOCAL_ONE"
+    username: str | None = None
+    password: SecretStr | None = None
+    protocol_version: int = Field(5, ge=3, le=5)
+    """CQL native protocol (5 for Cassandra 4 and 5; naming it saves a downgrade handshake)."""
+    connect_timeout: float = Field(5.0, gt=0)
+    request_timeout: float = Field(60.0, gt=0)
+    concurrency: int = Field(64, ge=1, le=1024)
+    """Requests in flight at once for bulk loads and multi-partition reads."""
+
+    @field_validator("keyspace")
+    @classmethod
+    def _keyspace(cls, value: str) -> str:
+        if not _IDENTIFIER.fullmatch(value):
+            raise ValueError("a keyspace name is a letter, then up to 47 letters, digits or _")
+        return value.lower()
+
+    @field_validator("consistency")
+    @classmethod
+    def _consistency(cls, value: str) -> str:
+        name = value.strip().upper()
+        if name not in ConsistencyLevel.name_to_value:
+            raise ValueError(f"one of {', '.join(ConsistencyLevel.name_to_value)}")
+        return name
+
+    @field_validator("datacenters")
+    @classmethod
+    def _datacenters(cls, value: str) -> str:
+        for item in filter(None, (s.strip() for s in value.split(","))):
+            name, sep, factor = item.partition(":")
+            if not sep or not _DC_NAME.fullmatch(name.strip()) or not factor.strip().isdigit():
+                raise ValueError(f"expected dc:factor[,dc:factor...], got {item!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _strategy(self) -> CassandraSettings:
+        if self.replication == "NetworkTopologyStrategy" and not self.datacenters.strip():
+            raise ValueError("NetworkTopologyStrategy needs datacenters, e.g. MMBENCH_CASSANDRA_DATACENTERS=dc1:3")
+        if not self.hosts:
+            raise ValueError("contact_points is empty")
+        return self
+
+    @property
+    def hosts(self) -> list[str]:
+        return [h.strip() for h in self.contact_points.split(",") if h.strip()]
+
+    @property
+    def consistency_level(self) -> int:
+        return ConsistencyLevel.name_to_value[self.consistency]
+
+    @property
+    def replication_map(self) -> dict[str, str]:
+        """The keyspace's replication, as Cassandra reports it in system_schema.keyspaces."""
+        if self.replication == "SimpleStrategy":
+            return {"class": "org.apache.cassandra.locator.SimpleStrategy",
+                    "replication_factor": str(self.replication_factor)}
+        factors = {}
+        for item in filter(None, (s.strip() for s in self.datacenters.split(","))):
+            name, _, factor = item.partition(":")
+            factors[name.strip()] = str(int(factor))
+        return {"class": "org.apache.cassandra.locator.NetworkTopologyStrategy", **factors}
+
+    @property
+    def address(self) -> str:
+        return f"{','.join(self.hosts)}:{self.port}/{self.keyspace}"
