@@ -27,10 +27,13 @@ test: $(STAMP)
 	$(BIN)/python -m bench.engines down $(ENGINES) || true; \
 	exit $$status
 
-# Start what can be started (saying what could not, and why), then run the default comparison.
+# Start what can be started (saying what could not, and why), then run the default comparison:
+# seed + synthetic scale 1, every query, sqlite + every engine that answers; prints the table,
+# writes results/<timestamp>-<id>.json and the HTML report next to it.
+BENCH_ARGS ?=
 bench: $(STAMP)
 	-@$(BIN)/mmbench up $(ENGINES)
-	$(BIN)/mmbench run
+	$(BIN)/mmbench run --out results --html $(BENCH_ARGS)
 
 engines-up: $(STAMP)
 	$(BIN)/mmbench up $(ENGINES)

@@ -31,6 +31,8 @@ from bench.loading import LoadTiming, timed_load
 from models.catalog import CATALOG, Q, get_spec
 from models.dataset import Dataset
 from models.errors import MMBenchError, UsageError
+from models.icd10 import with_descriptions
+from models.vcf import VcfDataset
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compare SQL and NoSQL data models on one patient / genomic-variant domain.")
@@ -80,18 +82,21 @@ def load(
     patients: Annotated[Path | None, typer.Option(help="patients JSON file")] = None,
     diagnoses: Annotated[Path | None, typer.Option(help="diagnoses JSON file")] = None,
     lab_results: Annotated[Path | None, typer.Option("--lab-results", help="lab results JSON file")] = None,
+    vcf: Annotated[Path | None, typer.Option("--vcf", help="A VCF file (plain or gzip): samples become patients, genotype calls variants")] = None,
     batch_size: BatchOpt = 5000,
 ) -> None:
     """Replace what BACKEND holds with a data set (validated first: bad input loads nothing)."""
     files = (csv, samples, patients, diagnoses, lab_results)
-    if dataset and any(files):
-        raise UsageError("give either --dataset or files (--csv, --patients, ...), not both")
+    if sum(bool(x) for x in (dataset, any(files), vcf)) > 1:
+        raise UsageError("give one of --dataset, --vcf FILE or files (--csv, --patients, ...)")
     if dataset:
         data = make_dataset(dataset, scale=scale, seed=seed)
+    elif vcf:
+        data = VcfDataset(vcf)
     elif any(files):
         data = file_dataset(csv, samples, patients, diagnoses, lab_results)
     else:
-        raise UsageError(f"say what to load: --dataset ({', '.join(DATASETS)}) or --csv FILE")
+        raise UsageError(f"say what to load: --dataset ({', '.join(DATASETS)}), --vcf FILE or --csv FILE")
     with _open(backend) as b:
         timing = _replace_contents(b, data, batch_size)
         info = b.engine_info()
@@ -101,6 +106,9 @@ def load(
     for kind, k in timing.kinds.items():
         table.add_row(kind, f"{k.rows:,}", f"{k.rows_per_s:,.0f}", f"{k.write_s:.3f}", f"{k.index_s:.3f}")
     out.print(table)
+    skipped = data.describe().get("skipped")  # e.g. VCF records on unplaced contigs
+    if skipped:
+        err.print("skipped: " + ", ".join(f"{n:,} {what}" for what, n in skipped.items()), highlight=False)
 
 
 def _parse_kv(pairs: list[str]) -> dict[str, str]:
@@ -133,8 +141,8 @@ def query(
         answer = spec.canonical(run_query(b, spec.name, params))
     if as_json:
         sys.stdout.write(json.dumps(answer, indent=2) + "\n")
-    else:
-        _print_answer(spec.name, answer)
+    else:  # descriptions are for reading only: the canonical (--json) answer stays exact
+        _print_answer(spec.name, with_descriptions(answer) if spec.name is Q.PATIENT_BY_ID else answer)
 
 
 def _print_answer(title: str, answer: Any) -> None:
@@ -239,6 +247,123 @@ def status() -> None:
     out.print(_status_table([e.status() for e in _engines(None)]))
 
 
+# ---------------------------------------------------------------- the benchmark (run, report, compare)
+
+def _csv(text: str | None) -> list[str]:
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+
+def _query_selection(text: str) -> tuple[Q, ...]:
+    from models.catalog import READS, WRITES
+
+    groups = {"all": (*READS, *WRITES), "reads": READS, "writes": WRITES, "none": ()}
+    picked: list[Q] = []
+    for name in _csv(text) or ["none"]:
+        picked.extend(groups[name] if name in groups else (get_spec(name).name,))
+    return tuple(dict.fromkeys(picked))
+
+
+@app.command()
+def run(
+    backends_: Annotated[str | None, typer.Option("--backends", help="Comma-separated backends (default: sqlite and every engine that answers)")] = None,
+    queries_: Annotated[str, typer.Option("--queries", help="Comma-separated queries, or all, reads, writes, none")] = "all",
+    workloads: Annotated[str, typer.Option("--workloads", help="Mixed workloads A-F (YCSB-style), comma-separated, all or none")] = "none",
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Data sets, comma-separated: seed, synthetic")] = "seed,synthetic",
+    scale: ScaleOpt = 1,
+    seed: SeedOpt = 42,
+    ops: Annotated[int | None, typer.Option("--ops", help="Timed operations per phase", show_default="500")] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="Seconds per phase, instead of --ops")] = None,
+    max_time: Annotated[float, typer.Option("--max-time", help="With --ops: a phase stops after this many seconds")] = 0.5,
+    warmup: Annotated[int, typer.Option("--warmup", help="Untimed operations per phase before timing")] = 20,
+    workers: Annotated[int, typer.Option("--workers", help="Processes, each with its own connection")] = 1,
+    rate: Annotated[float | None, typer.Option("--rate", help="Open loop: operations per second (all workers)")] = None,
+    keys: Annotated[str, typer.Option("--keys", help="Workload key choice: uniform or zipfian")] = "uniform",
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the results file")] = Path("results"),
+    verify: Annotated[bool, typer.Option("--verify", help="Check each query's answer against the reference first")] = False,
+    html: Annotated[bool, typer.Option("--html", help="Also write the HTML report next to the results file")] = False,
+    batch_size: BatchOpt = 5000,
+) -> None:
+    """Benchmark: per backend, load each data set, then time every query and workload."""
+    from bench.report import html_report, terminal_tables
+    from bench.results import load_results
+    from bench.runner import RunSettings, Runner, Target, default_targets
+    from bench.workloads import KEY_DISTRIBUTIONS, parse_workloads
+
+    if ops is not None and duration is not None:
+        raise UsageError("give --ops or --duration, not both")
+    for flag, value, least in (("--ops", ops, 1), ("--workers", workers, 1), ("--warmup", warmup, 0),
+                               ("--batch-size", batch_size, 1), ("--scale", scale, 1)):
+        if value is not None and value < least:
+            raise UsageError(f"{flag} must be at least {least}, not {value}")
+    for flag, number in (("--duration", duration), ("--rate", rate), ("--max-time", max_time)):
+        if number is not None and number <= 0:
+            raise UsageError(f"{flag} must be positive, not {number}")
+    if keys not in KEY_DISTRIBUTIONS:
+        raise UsageError(f"--keys must be one of {', '.join(KEY_DISTRIBUTIONS)}, not {keys!r}")
+    datasets = _csv(dataset)
+    for name in datasets:
+        if name not in DATASETS:
+            raise UsageError(f"unknown data set {name!r}; valid: {', '.join(DATASETS)}")
+    names = _csv(backends_)
+    targets = [Target.registered(registration(n).name) for n in dict.fromkeys(names)] if names else default_targets()
+    settings = RunSettings(
+        datasets=tuple(datasets), scale=scale, seed=seed, queries=_query_selection(queries_),
+        workloads=tuple(w.letter for w in parse_workloads(workloads)), ops=ops or RunSettings.ops, duration_s=duration,
+        max_time_s=max_time, warmup=warmup, workers=workers, rate=rate, keys=keys, verify=verify,
+        batch_size=batch_size)
+    if not settings.phases():
+        raise UsageError("nothing to run: --queries none and --workloads none")
+    doc = Runner(settings, targets, say=lambda m: err.print(m, highlight=False, markup=False)).run()
+    path = doc.write(out_dir)
+    for table in terminal_tables([doc.data]):
+        out.print(table)
+    out.print(f"results: {path}")
+    if html:
+        out.print(f"report: {html_report([load_results(path)], path.with_suffix('.html'))}")
+    if doc.data["status"] == "interrupted":
+        raise _RunInterrupted(f"interrupted; what was measured is in {path}")
+    if doc.data["status"] == "failures":
+        raise MMBenchError(f"some backends or phases failed (see the table); results in {path}")
+
+
+class _RunInterrupted(MMBenchError):
+    exit_code = 130
+
+
+ResultsArg = Annotated[list[Path], typer.Argument(help="Results files (results/*.json)")]
+
+
+@app.command()
+def report(
+    results: ResultsArg,
+    html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here")] = None,
+) -> None:
+    """Print the comparison table of results files; with --html, write the HTML report."""
+    from bench.report import html_report, terminal_tables
+    from bench.results import load_all
+
+    docs = load_all(results)
+    for table in terminal_tables(docs):
+        out.print(table)
+    if html:
+        out.print(f"report: {html_report(docs, html)}")
+
+
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="Results file A (the baseline)")],
+    b: Annotated[Path, typer.Argument(help="Results file B")],
+) -> None:
+    """Compare two runs: for each backend and query in both, p50 and p99 of B / A."""
+    from bench.report import compare_table
+    from bench.results import load_results
+
+    table, notes = compare_table(load_results(a), load_results(b))
+    out.print(table)
+    for note in notes:
+        out.print(f"differs: {note}", highlight=False)
+
+
 def _fail(message: str, code: int) -> NoReturn:
     err.print(f"[red]mmbench:[/red] {message}", highlight=False, soft_wrap=True)
     raise SystemExit(code)
@@ -247,7 +372,9 @@ def _fail(message: str, code: int) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every expected failure into one line."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # a command's typer.Exit(n) comes back as n
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
     except MMBenchError as exc:
         _fail(str(exc), exc.exit_code)
     except (click.exceptions.Exit, typer.Exit) as exc:

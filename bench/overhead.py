@@ -1,0 +1,100 @@
+"""The harness's own cost per operation, measured with a backend that does nothing.
+
+`python -m bench.overhead [--ops N]` times every catalog query on `NoopBackend` (each method
+returns at once) with the same code path as `mmbench run` and prints, per operation:
+
+- `recorded`: the latency the harness records for an operation that takes no time: the floor
+  under every number in a results file (two clock reads and a method call);
+- `loop`: wall time per operation of the timed loop (recorded + appending the latency + the
+  loop itself): the most a closed loop can do per second; `loop CPU`: the same in CPU time
+  of this process, which other programs on a busy machine do not inflate;
+- `total`: everything `measure` does per operation, also building parameters before timing
+  and adding latencies to the histogram after it.
+
+NoopBackend is not in `backends.REGISTRY` (it has nothing to conform to).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from typing import Any, ClassVar, Self
+
+from backends.base import Backend, EngineInfo
+from models.catalog import CATALOG, Q
+from models.dataset import EntityKind
+
+
+class NoopBackend(Backend):
+    """Answers every query instantly with nothing; stores nothing."""
+
+    name: ClassVar[str] = "noop"
+    model: ClassVar[str] = "none"
+
+    @classmethod
+    def from_settings(cls, settings: Any = None) -> Self:
+        return cls()
+
+    def engine_info(self) -> EngineInfo:
+        return EngineInfo("no-op", "0", emulator=False, driver="none")
+
+    def reset(self) -> None: ...
+
+    def write_batch(self, kind: EntityKind, rows: list[Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+    def _nothing(self, **params: Any) -> None:
+        return None
+
+
+for _q in Q:  # every catalog method: return at once
+    setattr(NoopBackend, _q.value, NoopBackend._nothing)
+NoopBackend.__abstractmethods__ = frozenset()
+
+
+def harness_cost(ops: int = 200_000, query: Q = Q.PATIENT_BY_ID) -> dict[str, float]:
+    """Nanoseconds per operation of harness cost on NoopBackend (see the module docstring)."""
+    from bench.datasets import make_dataset
+    from bench.runner import PhaseSpec, _Errors, _prepare, closed_loop, measure
+    from bench.stats import Latencies
+    from bench.workloads import QUERY_PHASES
+    from models.sampling import SampleSource
+
+    spec = PhaseSpec(QUERY_PHASES[query.value], SampleSource.from_dataset(make_dataset("seed"), 1), "overhead",
+                     0, warmup=1000, ops=ops, time_cap_s=600)
+    backend = NoopBackend()
+    calls = _prepare(backend, spec.stream(), ops, [], {})
+    lat: list[int] = []
+    cpu, wall = time.process_time_ns(), time.perf_counter_ns()
+    closed_loop(calls, lat, _Errors(), wall + 600 * 10**9)
+    wall, cpu = time.perf_counter_ns() - wall, time.process_time_ns() - cpu
+    recorded = Latencies.from_ns(lat)
+    started = time.perf_counter_ns()
+    measure(backend, spec)
+    total = time.perf_counter_ns() - started
+    return {"recorded_p50_ns": recorded.percentiles_ns()["p50"], "recorded_mean_ns": recorded.mean_ns,
+            "loop_ns": wall / ops, "loop_cpu_ns": cpu / ops, "total_ns": total / (ops + spec.warmup)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, default=200_000, help="timed operations per query and repeat")
+    parser.add_argument("--repeat", type=int, default=5, help="repeats per query; the median is shown")
+    parser.add_argument("--all", action="store_true", help="every catalog query (default: four typical ones)")
+    args = parser.parse_args()
+    queries = list(Q) if args.all else [Q.ALL_VARIANTS, Q.PATIENT_BY_ID, Q.LAB_HISTORY, Q.ADD_PATIENT]
+    print(f"{'query':24} {'recorded p50':>13} {'recorded mean':>14} {'loop':>6} {'loop CPU':>9} {'total':>7}"
+          f"   ns per operation, median of {args.repeat}")
+    for q in queries:
+        runs = [harness_cost(args.ops if not CATALOG[q].is_write else args.ops // 10, q) for _ in range(args.repeat)]
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        print(f"{q.value:24} {med['recorded_p50_ns']:13.0f} {med['recorded_mean_ns']:14.0f} {med['loop_ns']:6.0f} "
+              f"{med['loop_cpu_ns']:9.0f} {med['total_ns']:7.0f}")
+    print(f"load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    main()
