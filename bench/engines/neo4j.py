@@ -39,6 +39,9 @@ server.directories.plugins={home}/plugins
 server.directories.import={home}/import
 server.directories.lib={lib}
 internal.server.bolt.connection_shutdown_wait_time=1s
+# A patient has ~25 relationships of three types: group them by type (dense node) early, so
+# walking from a patient to its codes does not read its lab results and variant calls.
+db.relationship_grouping_threshold=10
 internal.server.bolt.thread_pool_shutdown_wait_time=1s
 """
 
