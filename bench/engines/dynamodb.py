@@ -1,7 +1,8 @@
 """The DynamoDB API, emulated by moto's server (``moto[server]`` from PyPI).
 
-Run as ``python -m moto.server -H 127.0.0.1 -p 8000`` with this very interpreter
-(``sys.executable``), so it uses the moto installed next to mmbench. State is in memory: a
+Run as ``python -m bench.engines.moto_server -H 127.0.0.1 -p 8000`` (moto's server without
+its memory-leaking instance tracking) with this very interpreter (``sys.executable``), so it
+uses the moto installed next to mmbench. State is in memory: a
 restart empties it. It is an emulator; its numbers say nothing about AWS DynamoDB.
 """
 
@@ -45,7 +46,7 @@ class DynamoDB(Engine):
 
     def _command(self) -> LaunchSpec:
         return LaunchSpec(
-            argv=[sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            argv=[sys.executable, "-m", "bench.engines.moto_server", "-H", self.host, "-p", str(self.port)],
             cwd=self.runtime_dir,
         )
 
