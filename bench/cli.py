@@ -268,7 +268,7 @@ def run(
     backends_: Annotated[str | None, typer.Option("--backends", help="Comma-separated backends (default: sqlite and every engine that answers)")] = None,
     queries_: Annotated[str, typer.Option("--queries", help="Comma-separated queries, or all, reads, writes, none")] = "all",
     workloads: Annotated[str, typer.Option("--workloads", help="Mixed workloads A-F (YCSB-style), comma-separated, all or none")] = "none",
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Data sets, comma-separated: seed, synthetic")] = "seed,synthetic",
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help=f"Data sets, comma-separated: {', '.join(DATASETS)}")] = "seed,synthetic",
     scale: ScaleOpt = 1,
     seed: SeedOpt = 42,
     ops: Annotated[int | None, typer.Option("--ops", help="Timed operations per phase", show_default="500")] = None,
