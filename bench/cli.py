@@ -36,8 +36,9 @@ from models.vcf import VcfDataset
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compare SQL and NoSQL data models on one patient / genomic-variant domain.")
-out = Console()
-err = Console(stderr=True)
+# Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 BackendOpt = Annotated[str, typer.Option("--backend", "-b", help=f"One of: {', '.join(REGISTRY)}")]
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help=f"One of: {', '.join(DATASETS)}")]

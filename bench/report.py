@@ -138,7 +138,7 @@ def terminal_tables(docs: Iterable[dict[str, Any]]) -> list[Table]:
                       caption="emulator: a local API emulator, not the real engine's performance; "
                               "\\[client]: answered client-side (scan, filter or join in Python)",
                       caption_justify="left", show_lines=True)
-        table.add_column("phase", style="bold")
+        table.add_column("phase", style="bold", no_wrap=True)
         for s in view.series.values():
             header = Text(s.key)
             if s.emulator:

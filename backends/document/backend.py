@@ -148,7 +148,10 @@ class MongoBackend(Backend):
             with self._errors():
                 info = self.client.admin.command("buildInfo")
             emulator = "gitVersion" not in info
-            self._info = EngineInfo(EMULATOR if emulator else PRODUCT, str(info.get("version", "?")), emulator,
+            version = str(info.get("version", "?"))
+            if emulator:  # mongo-java-server answers with the MongoDB version it imitates
+                version = f"imitating MongoDB {version}"
+            self._info = EngineInfo(EMULATOR if emulator else PRODUCT, version, emulator,
                                     driver=f"pymongo {pymongo.version}", address=self.address)
         return self._info
 
