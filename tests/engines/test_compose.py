@@ -54,3 +54,11 @@ def test_engine_default_port_is_published(services: dict, name: str) -> None:
 def test_port_parsing() -> None:
     svc = {"ports": ["127.0.0.1:8000:5000", "9042:9042/tcp", {"target": 7687, "published": "7687"}]}
     assert published_host_ports(svc) == {8000, 9042, 7687}
+
+
+def test_every_registered_server_backend_has_an_engine_and_a_service(services: dict) -> None:
+    from backends import REGISTRY
+
+    server_backends = {r.name for r in REGISTRY.values() if r.server}
+    assert server_backends == set(ENGINE_NAMES)
+    assert server_backends <= set(services)
