@@ -53,11 +53,10 @@ def driver_installed(name: str) -> bool:
 def backend_class(name: str) -> type[Backend]:
     """The class of a backend, imported now; DriverMissing with pip advice if it cannot be."""
     reg = registration(name)
+    if not driver_installed(name):
+        raise DriverMissing(name, reg.extra, reg.driver_module)
     module, _, cls = reg.target.partition(":")
-    try:
-        return getattr(importlib.import_module(module), cls)
-    except ImportError as exc:
-        raise DriverMissing(name, reg.extra, exc.name or reg.driver_module) from None
+    return getattr(importlib.import_module(module), cls)
 
 
 def open_backend(name: str, settings: Any = None) -> Backend:

@@ -28,7 +28,7 @@ from models.entities import (
     SharedDiagnoses,
     Variant,
 )
-from models.errors import MMBenchError
+from models.errors import MMBenchError, first_line
 
 
 class Tier(enum.StrEnum):
@@ -40,6 +40,14 @@ class Tier(enum.StrEnum):
 
 class BackendError(MMBenchError):
     """A backend failed in a way the user can act on."""
+
+
+class NotLoaded(BackendError):
+    """The backend's schema does not exist yet: nothing was loaded into it."""
+
+    def __init__(self, backend: str, what: str) -> None:
+        super().__init__(f"{backend} holds no mmbench {what} yet; load a data set first: "
+                         f"mmbench load --backend {backend} --dataset seed")
 
 
 class DriverMissing(BackendError):
@@ -127,9 +135,9 @@ class Backend(abc.ABC):
         """
         say = progress or _silent
         stats = LoadStats()
-        self.begin_load()
-        say("begun", None, 0)
         try:
+            self.begin_load()
+            say("begun", None, 0)
             for kind in ENTITY_KINDS:
                 for batch in data.batches(kind, batch_size):
                     say("produced", kind, len(batch))
@@ -141,8 +149,11 @@ class Backend(abc.ABC):
                 say("indexed", kind, 0)
             self.end_load()
             say("done", None, 0)
-        except BaseException:
-            self.abort_load()
+        except BaseException as exc:
+            try:
+                self.abort_load()
+            except Exception as cleanup:  # the load's own error is the one to report
+                exc.add_note(f"and undoing the partial load failed too: {first_line(cleanup)}")
             raise
         return stats
 
@@ -160,7 +171,7 @@ class Backend(abc.ABC):
         """The load is complete (e.g. commit, refresh statistics)."""
 
     def abort_load(self) -> None:
-        """The load failed part-way: undo what can be undone."""
+        """The load failed part-way (possibly inside `begin_load`): undo what can be undone."""
 
     def take_cost(self) -> dict[str, float]:
         """Engine-reported cost accrued since the last call, then reset (e.g. DynamoDB's

@@ -8,7 +8,7 @@ from models.dataset import Dataset
 from models.errors import UsageError
 from models.files import FileDataset
 from models.generate import SyntheticDataset
-from models.seed import seed_files
+from models.seed import seed_dataset
 from models.vcf import one_thousand_genomes
 
 DATASETS = ("seed", "synthetic", "1kg")
@@ -17,7 +17,7 @@ DATASETS = ("seed", "synthetic", "1kg")
 def make_dataset(name: str, *, scale: int = 1, seed: int = 42) -> Dataset:
     """`seed` (the lecture's data), `synthetic` (scale N, seed S) or `1kg` (1000 Genomes pilot VCF)."""
     if name == "seed":
-        return seed_files().materialize()
+        return seed_dataset()
     if name == "synthetic":
         if scale < 1:
             raise UsageError(f"--scale must be at least 1, not {scale}")

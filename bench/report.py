@@ -118,7 +118,8 @@ class View:
         return {s: self.cells[(dataset, phase, s)] for s in self.series if (dataset, phase, s) in self.cells}
 
     def fastest(self, dataset: str, phase: str, key: str = "p50_us") -> float | None:
-        values = [c["latency"][key] for c in self.row(dataset, phase).values() if ok(c)]
+        # A backend known to answer wrongly is never the baseline the others are measured against.
+        values = [c["latency"][key] for c in self.row(dataset, phase).values() if ok(c) and c.get("verified") is not False]
         return min(values) if values else None
 
 

@@ -52,6 +52,7 @@ from bench.workloads import OPERATIONS, QUERY_PHASES, WORKLOADS, Op, Phase, Work
 from models.catalog import CATALOG, READS, WRITES, Q
 from models.dataset import Dataset, MemoryDataset
 from models.errors import UsageError
+from models.errors import first_line as message_of  # runner.first_line adds the type
 from models.reference import Reference
 from models.sampling import SampleSource
 
@@ -188,10 +189,16 @@ class _Errors:
             raise _Aborted(self.first)
 
 
+def phase_seed(seed: int, dataset_key: str, phase: str) -> str:
+    """The seed of a phase's parameter stream: the same questions on every backend and run."""
+    return f"{seed}:{dataset_key}:{phase}"
+
+
 def first_line(exc: BaseException) -> str:
-    text = (str(exc).strip().splitlines() or [""])[0]
+    """One line for a results file: our own errors as they are, others with their type."""
+    text = message_of(exc)
     name = type(exc).__name__
-    return text if isinstance(exc, BackendError) else f"{name}: {text}" if text else name
+    return text if isinstance(exc, BackendError) or text == name else f"{name}: {text}"
 
 
 def closed_loop(calls: list[tuple[Callable[..., Any], dict[str, Any]]], lat: list[int],
@@ -214,11 +221,14 @@ def closed_loop(calls: list[tuple[Callable[..., Any], dict[str, Any]]], lat: lis
 
 def open_loop(calls: list[tuple[Callable[..., Any], dict[str, Any]]], lat: list[int], service: list[int],
               errors: _Errors, deadline_ns: int, start_ns: int, period_ns: float, offset: int, stride: int) -> None:
-    """Run call k at its due time start + (offset + k*stride) * period; latency counts from the due time."""
+    """Run call k at its due time start + (offset + k*stride) * period; latency counts from the due time.
+
+    Stopped by the deadline, the calls already due but never started still count, with the
+    time they waited so far as their latency (a lower bound): the slowest ones are not dropped."""
     clock, sleep = time.perf_counter_ns, time.sleep
     append, append_service = lat.append, service.append
     i = offset
-    for fn, kw in calls:
+    for k, (fn, kw) in enumerate(calls):
         due = start_ns + int(i * period_ns)
         i += stride
         now = clock()
@@ -236,6 +246,11 @@ def open_loop(calls: list[tuple[Callable[..., Any], dict[str, Any]]], lat: list[
         append(t1 - due)
         append_service(t1 - t0)
         if t1 > deadline_ns:
+            for j in range(len(calls) - k - 1):
+                waiting_since = start_ns + int((i + j * stride) * period_ns)
+                if waiting_since > t1:
+                    break
+                append(t1 - waiting_since)
             return
 
 
@@ -269,11 +284,13 @@ def measure(backend: Backend, spec: PhaseSpec, worker: int = 0, barrier: Any = N
         warm_errors = _Errors()
         closed_loop(_prepare(backend, ops, n_warm, [], bound), [], warm_errors,
                     clock() + int(cap_ns * WARMUP_TIME_SHARE))
+        # Operations are built before the workers start together: an open-loop schedule is
+        # one for all, and building must not eat a closed loop's time cap.
+        calls = _prepare(backend, ops, n_timed if spec.rate else min(n_timed, CHUNK), labels, bound)
         if barrier is not None:
             barrier.wait(timeout=spec.time_cap_s + WORKER_GRACE_S)
         backend.take_cost()  # forget the warmup's cost
         if spec.rate:
-            calls = _prepare(backend, ops, n_timed, labels, bound)
             start = clock()
             try:
                 open_loop(calls, lat, service, errors, start + cap_ns, start, 1e9 / spec.rate, worker, spec.workers)
@@ -281,14 +298,14 @@ def measure(backend: Backend, spec: PhaseSpec, worker: int = 0, barrier: Any = N
                 elapsed_ns = clock() - start
         else:
             deadline, left, more = clock() + cap_ns, n_timed, True
-            while left > 0 and more:
-                calls = _prepare(backend, ops, min(left, CHUNK), labels, bound)
+            while calls and more:
                 left -= len(calls)
                 start = clock()
                 try:
                     more = closed_loop(calls, lat, errors, deadline)
                 finally:
                     elapsed_ns += clock() - start
+                calls = _prepare(backend, ops, min(left, CHUNK), labels, bound) if left > 0 and more else []
     except _Aborted as exc:
         state, errors.first = "failed", str(exc)
         if barrier is not None:
@@ -598,7 +615,13 @@ class Runner:
             gc.collect()
             gc.freeze()  # the data sets held here stay out of every later garbage collection
             for target in self.targets:
-                self._run_backend(target)
+                try:
+                    self._run_backend(target)
+                except Stop:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen error: the other backends go on
+                    self.doc.backend(target.name).update(status="failed", error=first_line(exc))
+                    self.say(f"{target.name}: failed: {first_line(exc)}")
         except (KeyboardInterrupt, Stop):
             interrupted = True
             self.say("interrupted: writing what was measured so far")
@@ -614,10 +637,13 @@ class Runner:
         entry["requested"] = target.requested
         reg = REGISTRY.get(target.name)
         entry["model"] = reg.model if reg else None
+        backend = None
         try:
             backend = target.factory()
             info = backend.engine_info()
         except Exception as exc:  # noqa: BLE001 - EngineUnavailable, DriverMissing, or a driver error
+            if backend is not None:
+                backend.close()
             entry.update(status="unavailable", error=first_line(exc))
             self.say(f"{target.name}: skipped: {first_line(exc)}")
             return None
@@ -648,7 +674,7 @@ class Runner:
         reference = prepared.reference() if s.verify and self.unusable is None else None
         next_base = 0
         for phase in s.phases():
-            spec = PhaseSpec(phase, prepared.source, f"{s.seed}:{prepared.key}:{phase.name}",
+            spec = PhaseSpec(phase, prepared.source, phase_seed(s.seed, prepared.key, phase.name),
                              next_base if phase.writes else 0, s.warmup, s.ops_cap, s.time_cap_s,
                              s.rate, s.workers, s.keys)
             if phase.writes:

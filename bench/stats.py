@@ -105,7 +105,8 @@ class Latencies:
         if not self.count:
             return dict.fromkeys(PERCENTILES, 0)
         at = self.hist.get_percentile_to_value_dict(list(PERCENTILES.values()))
-        return {name: int(at[p]) for name, p in PERCENTILES.items()}
+        # A bucket's highest value may lie above the largest sample: never report past max (or min).
+        return {name: min(self.max_ns, max(self.min_ns, int(at[p]))) for name, p in PERCENTILES.items()}
 
     def summary(self) -> dict[str, Any]:
         """count and latencies in microseconds: min, mean, p50, p90, p99, p99.9 (`p999`), max."""

@@ -13,8 +13,8 @@ from itertools import cycle, islice
 import pytest
 
 from backends.base import Backend
-from bench.conftest import ROUNDS, describe
-from bench.runner import Prepared
+from bench.conftest import ROUNDS, SEED, describe
+from bench.runner import Prepared, phase_seed
 from bench.workloads import QUERY_PHASES
 from models.catalog import CATALOG, READS, WRITES
 
@@ -28,7 +28,7 @@ def test_query(benchmark, loaded: Backend, prepared: Prepared, query: str) -> No
     benchmark.extra_info["tier"] = loaded.tier(phase.query).value
     describe(benchmark, loaded)
     call = getattr(loaded, query)
-    ops = phase.ops(prepared.source, f"{prepared.describe.get('seed')}:{prepared.key}:{query}", 0)
+    ops = phase.ops(prepared.source, phase_seed(SEED, prepared.key, query), 0)
     if CATALOG[phase.query].is_write:
         benchmark.pedantic(call, setup=lambda: ((), next(ops).params), rounds=ROUNDS, warmup_rounds=2)
     else:

@@ -31,6 +31,7 @@ from models.entities import (
     PatientRecord,
     SharedDiagnoses,
     Variant,
+    diagnosis_order,
 )
 from models.errors import UsageError
 from models.readers import Field
@@ -297,7 +298,7 @@ def _sample_add_patient(src: SampleSource, rng: random.Random, op_index: int) ->
     )
     sex = rng.choice("FM")
     patient = Patient(pid, f"New Patient {op_index}", rng.randint(18, 95), sex)
-    return {"patient": PatientRecord(patient, tuple(sorted(diagnoses, key=lambda d: (d.diagnosed_on, d.code, d.diagnosis_id))))}
+    return {"patient": PatientRecord(patient, tuple(sorted(diagnoses, key=diagnosis_order)))}
 
 
 def _sample_add_diagnosis(src: SampleSource, rng: random.Random, op_index: int) -> dict[str, Any]:

@@ -34,6 +34,8 @@ class Dataset(abc.ABC):
     """A named data set; `describe()` says how to make it again (name, scale, seed, files)."""
 
     name: str
+    valid_by_construction: bool = False
+    """Generated data (not read from files) needs no validation pass before loading."""
 
     @abc.abstractmethod
     def patients(self) -> Iterator[Patient]: ...

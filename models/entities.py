@@ -6,6 +6,7 @@ All are frozen, slotted dataclasses: hashable, cheap, and comparable field by fi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 CHROMOSOMES: tuple[str, ...] = tuple(str(n) for n in range(1, 23)) + ("X", "Y", "MT")
@@ -79,6 +80,16 @@ class SharedDiagnoses:
 
     patient_id: int
     shared: int
+
+
+def rank_code_counts(counts: Mapping[str, int]) -> list[CodeCount]:
+    """(code, patients) by patients desc, then code; codes counting nobody left out."""
+    return [CodeCount(code, n) for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n]
+
+
+def rank_shared(shared: Mapping[int, int]) -> list[SharedDiagnoses]:
+    """(patient_id, shared codes) by shared desc, then patient_id."""
+    return [SharedDiagnoses(pid, n) for pid, n in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def diagnosis_order(d: Diagnosis) -> tuple:

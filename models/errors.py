@@ -23,3 +23,15 @@ class DataError(MMBenchError):
         where = f"{file}:{line}" if line is not None else file
         what = f"field {field}: " if field else ""
         super().__init__(f"{where}: {what}{problem}")
+
+
+def first_line(error: BaseException | str, cut: tuple[str, ...] = ()) -> str:
+    """The first line of an error message (its `message` attribute if it has one), with anything
+    from one of the `cut` markers on dropped: drivers append pages of detail."""
+    text = error if isinstance(error, str) else str(getattr(error, "message", None) or error)
+    for marker in cut:
+        text = text.partition(marker)[0]
+    lines = text.strip().splitlines()
+    if lines:
+        return lines[0]
+    return "" if isinstance(error, str) else type(error).__name__

@@ -177,6 +177,8 @@ class _PatientFacts:
 class SyntheticDataset(Dataset):
     """N x 1,000 patients and N x 10,000 variant calls, deterministic for (scale, seed)."""
 
+    valid_by_construction = True
+
     def __init__(self, scale: int = 1, seed: int = 42) -> None:
         if scale < 1:
             raise ValueError("scale must be at least 1")

@@ -28,7 +28,6 @@ GENOMICS_COLUMNS = (
     "Genotype", "Quality", "Depth",
 )
 ALLELE = re.compile(r"^[ACGTN]+$")
-GENOTYPE = re.compile(r"^[ACGTN]+$")
 ICD10CM = icd10.CODE_SHAPE
 SEXES = ("F", "M", "U")
 
@@ -202,8 +201,10 @@ def iter_json_array(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     pos = _skip_ws(text, pos + 1)
     if pos < len(text) and text[pos] == "]":
         return
+    line, counted = 1, 0  # lines are counted incrementally: one pass over the text in all
     while True:
-        line = text.count("\n", 0, pos) + 1
+        line += text.count("\n", counted, pos)
+        counted = pos
         try:
             obj, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:

@@ -29,6 +29,8 @@ from models.entities import (
     SharedDiagnoses,
     Variant,
     diagnosis_order,
+    rank_code_counts,
+    rank_shared,
 )
 
 
@@ -51,10 +53,6 @@ class Reference:
         for d in self.diagnoses:
             out[d.code].add(d.patient_id)
         return out
-
-    @staticmethod
-    def _counts(counter: Counter[str]) -> list[CodeCount]:
-        return [CodeCount(code, n) for code, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
 
     # -- variants
 
@@ -99,7 +97,7 @@ class Reference:
             n = sum(1 for i in ids if min_age is None or self.patients[i].age > min_age)
             if n:
                 counter[code] = n
-        return self._counts(counter)
+        return rank_code_counts(counter)
 
     def lab_history(self, *, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> list[LabResult]:
         found = [r for r in self.lab_results
@@ -117,13 +115,12 @@ class Reference:
         for d in self.diagnoses:
             if d.patient_id != patient_id and d.code in mine:
                 shared[d.patient_id].add(d.code)
-        ranked = sorted(shared.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        return [SharedDiagnoses(pid, len(codes)) for pid, codes in ranked]
+        return rank_shared({pid: len(codes) for pid, codes in shared.items()})
 
     def comorbid_codes(self, *, code: str) -> list[CodeCount]:
         having = self._patients_by_code().get(code, set())
         pairs = {(d.patient_id, d.code) for d in self.diagnoses if d.patient_id in having and d.code != code}
-        return self._counts(Counter(c for _, c in pairs))
+        return rank_code_counts(Counter(c for _, c in pairs))
 
     # -- writes
 

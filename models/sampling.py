@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -109,6 +108,3 @@ class SampleSource:
         src.diagnosed_patient_ids = [p for p in src.patient_ids if p in src.patient_codes]
         src.carrier_calls = [c for c in src.calls if c[2] in src.patient_codes]
         return src
-
-    def code_counts(self) -> Counter[str]:
-        return Counter(self.codes)

@@ -50,7 +50,7 @@ from typing import Any, TextIO
 
 from models.dataset import Dataset
 from models.entities import Diagnosis, LabResult, Patient, Variant
-from models.errors import DataError, UsageError
+from models.errors import DataError, UsageError, first_line
 from models.readers import Field, convert
 
 VCF_FIRST_PATIENT_ID = 1_000_001
@@ -202,7 +202,7 @@ def _vcfpy_sites(name: str, header: VcfHeader, lines: Iterator[tuple[int, str]])
         with _silenced(lint):
             reader = vcfpy.Reader.from_stream(io.StringIO("\n".join(header.lines) + "\n"), path=name)
     except (ValueError, vcfpy.exceptions.VCFPyException) as exc:
-        raise DataError(name, None, None, f"malformed header: {_first_line(exc)}") from None
+        raise DataError(name, None, None, f"malformed header: {first_line(exc)}") from None
     parse = reader.parser.parse_line
     for number, line in lines:
         try:
@@ -215,13 +215,9 @@ def _vcfpy_sites(name: str, header: VcfHeader, lines: Iterator[tuple[int, str]])
                      if call.data.get("GT") not in NOT_CARRIERS and any(call.gt_alleles or ())]
             alts = [alt.serialize() for alt in record.ALT]
         except (ValueError, TypeError, IndexError, KeyError, vcfpy.exceptions.VCFPyException) as exc:
-            raise DataError(name, number, None, f"malformed record: {_first_line(exc)}") from None
+            raise DataError(name, number, None, f"malformed record: {first_line(exc)}") from None
         yield Site(number, record.CHROM, record.POS, ";".join(record.ID) or None, record.REF, alts,
                    record.QUAL, record.INFO.get("DP"), calls)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 @contextlib.contextmanager
@@ -251,7 +247,7 @@ def _cyvcf2_sites(name: str, header: VcfHeader, _lines: Iterator[tuple[int, str]
             except StopIteration:
                 return
             except Exception as exc:  # noqa: BLE001 - htslib's errors are plain Exceptions
-                raise _HtslibFailure(name, number, None, f"htslib could not read the record ({_first_line(exc)})") from None
+                raise _HtslibFailure(name, number, None, f"htslib could not read the record ({first_line(exc)})") from None
             yield site
     finally:
         vcf.close()

@@ -55,7 +55,7 @@ from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, tuple_factory
 from pydantic import ValidationError
 
-from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable, Tier
+from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable, NotLoaded, Tier, first_line
 from backends.column import schema
 from backends.column.schema import MAX_BUCKET, MIN_BUCKET, bucket
 from backends.column.settings import CassandraSettings
@@ -70,6 +70,8 @@ from models.entities import (
     PatientRecord,
     SharedDiagnoses,
     Variant,
+    rank_code_counts,
+    rank_shared,
 )
 
 PRODUCT = "Apache Cassandra"
@@ -179,8 +181,7 @@ class CassandraBackend(Backend):
         """BackendError unless the keyspace has every table (so no statement fails to prepare)."""
         missing = set(schema.TABLES) - {table for table, _ in self._rows("table_comments", (self.settings.keyspace,))}
         if missing:
-            raise BackendError(f"{self.name} holds no mmbench tables in keyspace {self.settings.keyspace} yet; "
-                               f"load a data set first: mmbench load --backend {self.name} --dataset seed")
+            raise NotLoaded(self.name, f"tables in keyspace {self.settings.keyspace}")
         self._schema_seen = True
 
     @contextmanager
@@ -376,8 +377,7 @@ class CassandraBackend(Backend):
         codes = sorted({r[4] for r in self._rows("patient_codes", (patient_id,)) if r[4] is not None})
         shared = Counter(pid for rows in self._rows_each("patient_ids_with_diagnosis", [(c,) for c in codes])
                          for pid, in rows if pid != patient_id)
-        ranked = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [SharedDiagnoses(pid, n) for pid, n in ranked]
+        return rank_shared(shared)
 
     def comorbid_codes(self, *, code: str) -> list[CodeCount]:
         return _ranked(self._rows("comorbid_codes", (code,)))
@@ -438,7 +438,7 @@ def _derived_rows(rows: list[Row]) -> tuple[list[Row], list[Row]]:
 
 def _ranked(rows: list[Row]) -> list[CodeCount]:
     """(code, count) rows of a GROUP BY, by count desc then code."""
-    return [CodeCount(code, n) for code, n in sorted(rows, key=lambda r: (-r[1], r[0]))]
+    return rank_code_counts(dict(rows))
 
 
 def _date(value: Any) -> dt.date:
@@ -460,10 +460,10 @@ def _reason(exc: BaseException) -> str:
     errors = getattr(exc, "errors", None)
     if isinstance(errors, dict) and errors:
         exc = next(iter(errors.values()))
-    text = str(getattr(exc, "message", None) or exc).strip()
+    text = str(getattr(exc, "message", None) or exc)
     if "Last error: " in text:
         text = text.rsplit("Last error: ", 1)[1]
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(text) or type(exc).__name__
 
 
 def _settings_from_env() -> CassandraSettings:

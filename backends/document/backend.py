@@ -61,7 +61,7 @@ from pymongo import MongoClient, UpdateOne
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
-from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable
+from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable, NotLoaded, first_line
 from backends.document import queries
 from backends.document.queries import Command
 from backends.document.schema import (
@@ -221,12 +221,8 @@ class MongoBackend(Backend):
             self._create_indexes(kind)
 
     def abort_load(self) -> None:
-        """No transaction to roll back: drop what was written (best effort: the load's own
-        error is what the caller sees)."""
-        try:
-            self.reset()
-        except BackendError:
-            pass
+        """No transaction to roll back: drop what was written."""
+        self.reset()
 
     # -- reads
 
@@ -240,8 +236,7 @@ class MongoBackend(Backend):
     def _require_schema(self) -> None:
         """An empty answer from a database without our collections means nothing was loaded."""
         if not set(COLLECTIONS) <= set(self.db.list_collection_names()):
-            raise BackendError(f"mongodb holds no mmbench collections in database {self.db.name!r} at {self.address} "
-                               f"yet; load a data set first: mmbench load --backend mongodb --dataset seed")
+            raise NotLoaded(self.name, f"collections in database {self.db.name!r} at {self.address}")
         self._schema_seen = True
 
     def _variants(self, command: Command) -> list[Variant]:
@@ -352,8 +347,4 @@ def _redacted(url: str) -> str:
 
 def _first_line(exc: BaseException) -> str:
     """The driver's message without its appendices (full error document, topology, timeouts)."""
-    text = str(exc)
-    for appendix in (", full error:", " (configured timeouts", ", Timeout:"):
-        text = text.partition(appendix)[0]
-    text = text.strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(exc, cut=(", full error:", " (configured timeouts", ", Timeout:"))

@@ -34,7 +34,7 @@ import neo4j
 from neo4j import GraphDatabase, ManagedTransaction, NotificationMinimumSeverity, Result, RoutingControl
 from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable, run_query
+from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable, first_line, run_query
 from backends.graph import cypher, schema
 from backends.graph.settings import Neo4jSettings
 from models.catalog import Q
@@ -95,12 +95,12 @@ class Neo4jBackend(Backend):
                 notifications_min_severity=NotificationMinimumSeverity.OFF,
             )
         except (ValueError, DriverError) as exc:  # a malformed URL or option
-            raise BackendError(f"neo4j: invalid settings for {address}: {_first_line(exc)}") from None
+            raise BackendError(f"neo4j: invalid settings for {address}: {first_line(exc)}") from None
         try:
             driver.verify_connectivity()
         except AuthError as exc:
             driver.close()
-            raise BackendError(f"neo4j: authentication failed at {address}: {_first_line(exc)}; "
+            raise BackendError(f"neo4j: authentication failed at {address}: {first_line(exc)}; "
                                "set MMBENCH_NEO4J_USER / MMBENCH_NEO4J_PASSWORD") from None
         except (ServiceUnavailable, SessionExpired, OSError) as exc:
             driver.close()
@@ -125,7 +125,7 @@ class Neo4jBackend(Backend):
         except (ServiceUnavailable, SessionExpired) as exc:
             raise EngineUnavailable(self.name, PRODUCT, self.address, _root_cause(exc)) from None
         except Neo4jError as exc:
-            raise BackendError(f"neo4j: {exc.code}: {_first_line(exc)}") from None
+            raise BackendError(f"neo4j: {exc.code}: {first_line(exc)}") from None
 
     @contextmanager
     def _session(self) -> Iterator[neo4j.Session]:
@@ -166,11 +166,11 @@ class Neo4jBackend(Backend):
     # -- schema and loading
 
     def reset(self) -> None:
-        """Drop every constraint and index, delete every node, recreate the schema."""
-        for (name,) in self._run_admin(schema.SHOW_CONSTRAINTS):
-            self._run_admin(schema.DROP_CONSTRAINT, name=name)
-        for (name,) in self._run_admin(schema.SHOW_INDEXES):
-            self._run_admin(schema.DROP_INDEX, name=name)
+        """Drop mmbench's constraints and indexes, delete its nodes, recreate the schema."""
+        for item in schema.CONSTRAINTS:
+            self._run_admin(schema.DROP_CONSTRAINT, name=item.name)
+        for item in schema.ALL_SECONDARY:
+            self._run_admin(schema.DROP_INDEX, name=item.name)
         self._delete_all()
         for item in schema.CONSTRAINTS + schema.ALL_SECONDARY:
             self._run_admin(item.create)
@@ -359,6 +359,4 @@ def _root_cause(exc: BaseException) -> str:
     return lines[-1] if lines else type(exc).__name__
 
 
-def _first_line(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+

@@ -85,18 +85,16 @@ ALL_SECONDARY: tuple[SchemaItem, ...] = tuple(i for items in SECONDARY_INDEXES.v
 
 # -- maintenance statements (names are bound as parameters)
 
-SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name RETURN name"
-SHOW_INDEXES = """
-SHOW INDEXES YIELD name, type, owningConstraint
-WHERE type <> 'LOOKUP' AND owningConstraint IS NULL RETURN name"""
 DROP_CONSTRAINT = "DROP CONSTRAINT $name IF EXISTS"
 DROP_INDEX = "DROP INDEX $name IF EXISTS"
 AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 # Fresh index samples and an empty plan cache: the next queries are planned for the data loaded.
 PREPARE_FOR_REPLANNING = "CALL db.prepareForReplanning($seconds)"
-# Relationships first, then nodes, in batches: a transaction's state stays bounded, where
-# DETACH DELETE of 10,000 patients would also take their ~140,000 relationships at once.
+# Only mmbench's own relationships and nodes (the database may hold other data): relationships
+# first, then nodes, in batches, so a transaction's state stays bounded, where DETACH DELETE of
+# 10,000 patients would also take their ~140,000 relationships at once.
 DELETE_ALL = (
-    "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS",
-    "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS",
+    "MATCH ()-[r:HAS_DIAGNOSIS|HAS_RESULT|CARRIES]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS",
+    "MATCH (n) WHERE n:Patient OR n:Diagnosis OR n:LabResult OR n:Variant "
+    "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS",
 )

@@ -47,7 +47,7 @@ from botocore.exceptions import (
     NoRegionError,
 )
 
-from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable, Tier
+from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable, NotLoaded, Tier, first_line
 from backends.kv import schema
 from backends.kv.capacity import CapacityMeter
 from backends.kv.codec import Item, int_of, text_of, to_attribute
@@ -64,6 +64,8 @@ from models.entities import (
     SharedDiagnoses,
     Variant,
     diagnosis_order,
+    rank_code_counts,
+    rank_shared,
 )
 
 BATCH_WRITE_ITEMS = 25        # DynamoDB's limit per BatchWriteItem
@@ -188,18 +190,16 @@ class DynamoDBBackend(Backend):
         except ClientError as exc:
             error = exc.response.get("Error", {})
             if error.get("Code") == "ResourceNotFoundException":
-                raise BackendError(
-                    f"dynamodb holds no mmbench tables (prefix {self.settings.table_prefix!r}) yet; load a data "
-                    "set first: mmbench load --backend dynamodb --dataset seed") from None
+                raise NotLoaded(self.name, f"tables (prefix {self.settings.table_prefix!r})") from None
             raise BackendError(f"dynamodb: {error.get('Code', 'error')}: {error.get('Message', exc)}") from None
         except NoCredentialsError:
             raise BackendError("dynamodb: no AWS credentials; set MMBENCH_DYNAMODB_ACCESS_KEY_ID and "
                                "MMBENCH_DYNAMODB_SECRET_ACCESS_KEY, or AWS_PROFILE") from None
         except (BotoConnectionError, HTTPClientError) as exc:
             raise EngineUnavailable(self.name, "DynamoDB" if self.settings.on_aws else MOTO, self.address,
-                                    _first_line(exc)) from None
+                                    first_line(exc)) from None
         except BotoCoreError as exc:
-            raise BackendError(f"dynamodb: {_first_line(exc)}") from None
+            raise BackendError(f"dynamodb: {first_line(exc)}") from None
 
     # -- schema and loading
 
@@ -245,12 +245,9 @@ class DynamoDBBackend(Backend):
         self._loading = None
 
     def abort_load(self) -> None:
-        """Nothing can be rolled back: leave the tables empty instead of half loaded (best effort)."""
+        """Nothing can be rolled back: leave the tables empty instead of half loaded."""
         self._loading = None
-        try:
-            self.reset()
-        except BackendError:
-            pass  # the load's own error is the one worth reporting
+        self.reset()
 
     def _profiles(self, patient_ids: set[int]) -> dict[int, Item]:
         """Profiles of these patients: from the running load, else read (consistently) from the table."""
@@ -358,7 +355,7 @@ class DynamoDBBackend(Backend):
 
     def diagnosis_counts(self, *, min_age: int | None = None) -> list[CodeCount]:
         where = None if min_age is None else Attr("age").gt(min_age)
-        return _ranked({code: len(ids) for code, ids in self._all_diagnoses(where).items()})
+        return rank_code_counts({code: len(ids) for code, ids in self._all_diagnoses(where).items()})
 
     def lab_history(self, *, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> list[LabResult]:
         if since > until:
@@ -389,13 +386,12 @@ class DynamoDBBackend(Backend):
                 other = int_of(item, "patient_id")
                 if other != patient_id:
                     shared[other].add(code)
-        ranked = sorted(shared.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        return [SharedDiagnoses(pid, len(c)) for pid, c in ranked]
+        return rank_shared({pid: len(c) for pid, c in shared.items()})
 
     def comorbid_codes(self, *, code: str) -> list[CodeCount]:
         patients = self._all_diagnoses()
         having = patients.get(code, set())
-        return _ranked({c: len(ids & having) for c, ids in patients.items() if c != code})
+        return rank_code_counts({c: len(ids & having) for c, ids in patients.items() if c != code})
 
     # -- writes
 
@@ -464,16 +460,6 @@ def _region(chromosome: str, start: int, end: int) -> ConditionBase:
 def _by_locus(items: list[Item]) -> list[Variant]:
     """Variants in the catalog's order: the index gives position order, variant_id breaks ties."""
     return sorted(map(VARIANT.decode, items), key=lambda v: (v.position, v.variant_id))
-
-
-def _ranked(counts: Mapping[str, int]) -> list[CodeCount]:
-    """(code, patients) by patients desc, code; codes counting nobody left out."""
-    return [CodeCount(code, n) for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _package_version(name: str) -> str:

@@ -14,18 +14,20 @@ per-row round trips and no ORM.
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import uuid
-from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from operator import attrgetter
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from sqlalchemy import and_, bindparam, create_engine, distinct, event, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable
+from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable, NotLoaded, first_line
 from backends.sql import schema
 from backends.sql.schema import diagnoses, lab_results, patients, variants
 from backends.sql.settings import PostgresSettings, SQLiteSettings, default_sqlite_url
@@ -61,7 +63,11 @@ class SQLBackend(Backend):
         self.engine, self.address = engine, address
         try:
             self._read: Connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            self._write: Connection = engine.connect()
+            try:
+                self._write: Connection = engine.connect()
+            except OperationalError:
+                self._read.close()
+                raise
         except OperationalError as exc:
             engine.dispose()
             raise EngineUnavailable(self.name, self.product, address, _first_line(exc)) from None
@@ -75,16 +81,31 @@ class SQLBackend(Backend):
         return EngineInfo(self.product, self._server_version(), emulator=False,
                           driver=self._driver_version(), address=self.address)
 
-    def _server_version(self) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _server_version(self) -> str: ...
 
-    def _driver_version(self) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _driver_version(self) -> str: ...
 
     # -- schema and loading
 
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Driver errors as one line: EngineUnavailable if the connection is lost, else BackendError."""
+        try:
+            yield
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise EngineUnavailable(self.name, self.product, self.address, _first_line(exc)) from None
+            raise BackendError(f"{self.name}: {_first_line(exc)}") from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._errors(), self._write.begin():
+            yield
+
     def reset(self) -> None:
-        with self._write.begin():
+        with self._transaction():
             schema.metadata.drop_all(self._write)
             schema.metadata.create_all(self._write)
 
@@ -95,9 +116,6 @@ class SQLBackend(Backend):
             for index in table.indexes:
                 index.drop(self._write)
 
-    def write_batch(self, kind: EntityKind, rows: list[Any]) -> None:
-        raise NotImplementedError
-
     def finish_kind(self, kind: EntityKind) -> None:
         for index in schema.TABLES[kind].indexes:
             index.create(self._write)
@@ -107,20 +125,19 @@ class SQLBackend(Backend):
         self._read.execute(text("ANALYZE"))
 
     def abort_load(self) -> None:
-        self._load_tx.rollback()
+        if self._write.in_transaction():
+            self._write.rollback()
 
     # -- reads
 
     def _all(self, stmt: Any, params: dict[str, Any] | None = None) -> list[Any]:
-        try:
-            return self._read.execute(stmt, params or {}).all()
-        except DBAPIError as exc:
-            if self._read.in_transaction():
-                self._read.rollback()
-            if not inspect(self._read).has_table("variants"):
-                raise BackendError(f"{self.name} holds no mmbench tables yet; load a data set first: "
-                                   f"mmbench load --backend {self.name} --dataset seed") from None
-            raise
+        with self._errors():
+            try:
+                return self._read.execute(stmt, params or {}).all()
+            except DBAPIError as exc:
+                if not exc.connection_invalidated and not inspect(self._read).has_table("variants"):
+                    raise NotLoaded(self.name, "tables") from None
+                raise
 
     def variant_by_id(self, *, variant_id: str) -> Variant | None:
         rows = self._all(_VARIANT_BY_ID, {"variant_id": variant_id})
@@ -179,18 +196,20 @@ class SQLBackend(Backend):
     # -- writes
 
     def add_patient(self, *, patient: PatientRecord) -> None:
-        with self._write.begin():
+        with self._transaction():
             self._write.execute(patients.insert(), [_row_dict("patients", patient.patient)])
             if patient.diagnoses:
                 self._write.execute(diagnoses.insert(), [_row_dict("diagnoses", d) for d in patient.diagnoses])
 
     def add_diagnosis(self, *, diagnosis_id: int, patient_id: int, code: str, diagnosed_on: dt.date) -> None:
-        with self._write.begin():
+        with self._transaction():
             self._write.execute(diagnoses.insert(), [{"diagnosis_id": diagnosis_id, "patient_id": patient_id,
                                                       "code": code, "diagnosed_on": diagnosed_on}])
 
     def add_variants(self, *, variants: list[Variant]) -> None:
-        with self._write.begin():
+        if not variants:
+            return
+        with self._transaction():
             self._write.execute(schema.variants.insert(), [_row_dict("variants", v) for v in variants])
 
 
@@ -199,8 +218,8 @@ def _row_dict(kind: EntityKind, item: Any) -> dict[str, Any]:
 
 
 def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    """The DBAPI driver's own message, not SQLAlchemy's wrapping."""
+    return first_line(getattr(exc, "orig", None) or exc)
 
 
 # -- the statements, built once (bound parameters only)

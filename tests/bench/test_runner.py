@@ -190,3 +190,19 @@ def test_workload_tier_is_client_if_any_of_its_queries_is() -> None:
 
     assert phase_tier(Partly, WORKLOADS["E"]) is Tier.CLIENT
     assert phase_tier(Partly, WORKLOADS["A"]) is Tier.NATIVE
+
+
+def test_open_loop_counts_operations_still_waiting_at_the_deadline() -> None:
+    """An engine too slow for the rate: the calls due but never started are not dropped."""
+    import time as _time
+
+    from bench.runner import _Errors, open_loop
+
+    calls = [(lambda: _time.sleep(0.02), {})] * 10
+    lat: list[int] = []
+    service: list[int] = []
+    start = _time.perf_counter_ns()
+    open_loop(calls, lat, service, _Errors(), start + 30_000_000, start, 1_000_000, 0, 1)
+    assert len(service) == 2  # two calls ran before the deadline passed
+    assert len(lat) == 10     # the eight already due still count, with what they waited
+    assert all(later <= earlier for earlier, later in zip(lat[2:], lat[3:]))  # later due: waited less

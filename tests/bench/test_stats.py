@@ -13,14 +13,15 @@ from bench.stats import HIGHEST_NS, Latencies, add_ns, new_histogram
 
 def test_summary_matches_a_hand_computed_histogram() -> None:
     # 3 significant digits: values below 2048 ns are exact; 10,000 ns falls in a bucket of
-    # width 8 (10,000..10,007), and a percentile reports the highest value of its bucket.
+    # width 8 (10,000..10,007), and a percentile reports the highest value of its bucket,
+    # but never more than the largest value recorded.
     lat = Latencies.from_ns([300, 100, 10_000, 200, 400])
     s = lat.summary()
     assert s["count"] == 5
     assert s["min_us"] == 0.1 and s["max_us"] == 10.0          # exact, not bucketed
     assert s["mean_us"] == 2.2                                  # (100+200+300+400+10000) / 5, exact
     assert s["p50_us"] == 0.3                                   # 3rd of 5 values
-    assert s["p90_us"] == s["p99_us"] == s["p999_us"] == 10.007  # 5th of 5: top of 10,000's bucket
+    assert s["p90_us"] == s["p99_us"] == s["p999_us"] == 10.0  # 5th of 5: its bucket's top 10.007, clamped to max
     assert s["stddev_us"] == pytest.approx(3.901282, abs=1e-6)  # sqrt(mean of squares - 2200**2) ns, exact
 
 
@@ -72,3 +73,8 @@ def test_the_encoded_histogram_decodes_with_the_library() -> None:
     lat = Latencies.from_ns([100, 200, 300])
     decoded = HdrHistogram.decode(lat.encode().encode("ascii"))
     assert decoded.get_total_count() == 3 and decoded.get_value_at_percentile(50) == 200
+
+
+def test_percentiles_never_exceed_the_extremes() -> None:
+    lat = Latencies.from_ns([1_234_567] * 10)
+    assert set(lat.percentiles_ns().values()) == {1_234_567}
