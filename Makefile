@@ -6,7 +6,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-ENGINES ?= postgres dynamodb mongodb cassandra neo4j
 PYTEST_ARGS ?=
 
 .PHONY: bench test install engines-up engines-down clean
@@ -22,9 +21,9 @@ $(STAMP): pyproject.toml
 # Start every engine, run the tests, and stop the engines again, also when tests fail.
 test: $(STAMP)
 	@status=0; \
-	$(BIN)/python -m bench.engines up $(ENGINES) || status=$$?; \
+	$(BIN)/mmbench up || status=$$?; \
 	if [ $$status -eq 0 ]; then $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; fi; \
-	$(BIN)/python -m bench.engines down $(ENGINES) || true; \
+	$(BIN)/mmbench down || true; \
 	exit $$status
 
 # Start what can be started (saying what could not, and why), then run the default comparison:
@@ -32,14 +31,14 @@ test: $(STAMP)
 # writes results/<timestamp>-<id>.json and the HTML report next to it.
 BENCH_ARGS ?=
 bench: $(STAMP)
-	-@$(BIN)/mmbench up $(ENGINES)
+	-@$(BIN)/mmbench up
 	$(BIN)/mmbench run --out results --html $(BENCH_ARGS)
 
 engines-up: $(STAMP)
-	$(BIN)/mmbench up $(ENGINES)
+	$(BIN)/mmbench up
 
 engines-down: $(STAMP)
-	$(BIN)/mmbench down $(ENGINES)
+	$(BIN)/mmbench down
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .benchmarks

@@ -1,14 +1,22 @@
-"""The backends: one folder per data model, and the registry of backend names.
+"""The backends: one folder per data model, and THE registry of backend names.
 
-The registry maps a backend name to the import path of its class and imports it only when
-asked, so a missing driver only matters for the backend that needs it.
+Everything else is derived from `REGISTRY`: the command line's choices and help, the local
+engine `mmbench up` starts for a backend (named as a string, so `backends` never imports
+`bench`), the pyproject extra that installs its driver, the packages whose versions go into
+a results file, the docker-compose service, and `make test`'s engines. Adding a backend is:
+its folder, one entry here, its engine module `bench/engines/<engine>.py` and its compose
+service (README, "Adding a backend").
+
+A schema design is a backend of its own, named `<backend>:<design>` (`mongodb:referenced`):
+the same engine, another schema module and backend class. The plain name is the default
+design. The registry imports a backend's class only when asked, so a missing driver only
+matters for the backend that needs it.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
 
 from backends.base import Backend, BackendError, DriverMissing
 from models.errors import UsageError
@@ -16,22 +24,45 @@ from models.errors import UsageError
 
 @dataclass(frozen=True)
 class Registration:
-    name: str
-    model: str
-    target: str            # "package.module:Class"
-    driver_module: str     # the import that proves the driver is installed
-    extra: str             # the pyproject extra that installs it
-    server: bool = True    # False for embedded engines (nothing to start)
-    emulated: bool = False  # the local engine is an emulator
+    name: str                    # "postgres", or "<backend>:<design>" for a design variant
+    model: str                   # sql, kv, document, column, graph
+    target: str                  # "package.module:Class"
+    driver_module: str           # the import that proves the driver is installed
+    extra: str                   # the pyproject extra that installs it
+    engine: str | None           # the local engine (`bench/engines/<engine>.py`); None: embedded
+    packages: tuple[str, ...]    # PyPI distributions whose versions a results file records
+    summary: str = ""            # what this backend (design) optimises, and what it costs
+
+    @property
+    def server(self) -> bool:
+        """Whether the engine is a server to start (False for embedded SQLite)."""
+        return self.engine is not None
+
+    @property
+    def design(self) -> str:
+        """`default`, or the design after the colon (`referenced`)."""
+        return self.name.partition(":")[2] or "default"
+
+    @property
+    def base(self) -> str:
+        """The backend this is a design of (its own name for a default design)."""
+        return self.name.partition(":")[0]
 
 
+_SQL = ("sqlalchemy",)
 REGISTRY: dict[str, Registration] = {r.name: r for r in (
-    Registration("sqlite", "sql", "backends.sql.backend:SQLiteBackend", "sqlalchemy", "sql", server=False),
-    Registration("postgres", "sql", "backends.sql.backend:PostgresBackend", "psycopg", "sql"),
-    Registration("dynamodb", "kv", "backends.kv.backend:DynamoDBBackend", "boto3", "kv", emulated=True),
-    Registration("mongodb", "document", "backends.document.backend:MongoBackend", "pymongo", "document", emulated=True),
-    Registration("cassandra", "column", "backends.column.backend:CassandraBackend", "cassandra", "column"),
-    Registration("neo4j", "graph", "backends.graph.backend:Neo4jBackend", "neo4j", "graph"),
+    Registration("sqlite", "sql", "backends.sql.backend:SQLiteBackend", "sqlalchemy", "sql", None, _SQL,
+                 "normalised tables with foreign keys and secondary indexes, embedded"),
+    Registration("postgres", "sql", "backends.sql.backend:PostgresBackend", "psycopg", "sql", "postgres",
+                 (*_SQL, "psycopg"), "normalised tables with foreign keys and secondary indexes"),
+    Registration("dynamodb", "kv", "backends.kv.backend:DynamoDBBackend", "boto3", "kv", "dynamodb",
+                 ("boto3", "moto"), "one table per entity with GSIs for the other access paths"),
+    Registration("mongodb", "document", "backends.document.backend:MongoBackend", "pymongo", "document",
+                 "mongodb", ("pymongo",), "patients embed their diagnoses; variants and lab results apart"),
+    Registration("cassandra", "column", "backends.column.backend:CassandraBackend", "cassandra", "column",
+                 "cassandra", ("cassandra-driver",), "query-first tables, one per access path"),
+    Registration("neo4j", "graph", "backends.graph.backend:Neo4jBackend", "neo4j", "graph", "neo4j",
+                 ("neo4j", "neo4j-rust-ext"), "Patient, Diagnosis, LabResult and Variant nodes and relationships"),
 )}
 
 
@@ -40,6 +71,11 @@ def registration(name: str) -> Registration:
         return REGISTRY[name]
     except KeyError:
         raise UsageError(f"unknown backend {name!r}; valid: {', '.join(REGISTRY)}") from None
+
+
+def engines() -> tuple[str, ...]:
+    """The local engines the registered backends need, in registry order."""
+    return tuple(dict.fromkeys(r.engine for r in REGISTRY.values() if r.engine))
 
 
 def driver_installed(name: str) -> bool:
@@ -59,10 +95,10 @@ def backend_class(name: str) -> type[Backend]:
     return getattr(importlib.import_module(module), cls)
 
 
-def open_backend(name: str, settings: Any = None) -> Backend:
+def open_backend(name: str, settings: object = None) -> Backend:
     """A connected backend (raises EngineUnavailable naming address and how to start it)."""
     return backend_class(name).from_settings(settings)
 
 
 __all__ = ["REGISTRY", "Backend", "BackendError", "Registration", "backend_class", "driver_installed",
-           "open_backend", "registration"]
+           "engines", "open_backend", "registration"]

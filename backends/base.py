@@ -1,9 +1,22 @@
-"""The common interface of every backend, its tiers and its errors.
+"""The common interface of every backend, its tiers, its errors and its explanations.
 
 A Backend persists the domain to one engine and answers every catalog query (same method
 name, keyword parameters, domain objects out). Backends never time themselves: the harness
 in `bench` does. Loading reports progress through a callback, which the harness also uses
 to time each entity.
+
+Three contracts every backend keeps (the shared suite `tests/conformance/test_contract.py`
+checks them):
+- **A load replaces, atomically.** `load()` swaps what the backend holds for the data set;
+  if anything fails part-way, the backend holds exactly what it held before. Each backend's
+  module docstring says how (one transaction, or staging tables switched over at the end)
+  and what a process killed mid-load leaves behind.
+- **Namespaces.** Every name a backend creates (file, database, schema, keyspace, table
+  prefix, label prefix) carries `namespace()`, so two runs, two test sessions or a lecture
+  and a test never touch each other's data.
+- **What it holds.** A load records its data set (`Holdings`) in the backend itself, in the
+  same atomic switch; `holdings()` reads it back and `record_writes()` counts what the
+  benchmark added since.
 """
 
 from __future__ import annotations
@@ -12,8 +25,9 @@ import abc
 import datetime as dt
 import enum
 import os
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal, Self
@@ -28,7 +42,7 @@ from models.entities import (
     SharedDiagnoses,
     Variant,
 )
-from models.errors import MMBenchError, first_line
+from models.errors import MMBenchError, UsageError, first_line
 
 
 class Tier(enum.StrEnum):
@@ -88,6 +102,90 @@ class LoadStats:
         return sum(self.rows.values())
 
 
+Language = Literal["sql", "cql", "cypher", "mongo", "dynamodb"]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One request sent to the engine, exactly as sent."""
+
+    language: Language
+    text: str          # SQL / CQL with placeholders; Cypher; MongoDB command or pipeline as JSON;
+                       # DynamoDB: the operation name, a space, the request as JSON
+    params: Any = None  # the bound parameters (JSON-ready), None if they are inside `text`
+
+
+@dataclass
+class Work:
+    """What the engine did to answer, in counts (stable across machines, unlike times).
+
+    A figure the engine cannot give is None, with a one-line reason in `reasons[field]`:
+    never a guess presented as a measurement."""
+
+    answer: int                    # records in the final answer (0 or 1 for a single object; 0 for a write)
+    returned: int | None = None    # records the engine sent to the client (> answer when the client finishes)
+    examined: int | None = None    # records (rows, documents, items, db hits...) the engine read to answer
+    round_trips: int | None = None  # requests sent
+    cost: dict[str, float] = field(default_factory=dict)  # engine units: {"rcu": 0.5}, {"shared_hit": 12}...
+    reasons: dict[str, str] = field(default_factory=dict)  # field name -> why it is None
+
+
+@dataclass
+class Explanation:
+    """Why a query took the time it took: the requests, the engine's plan and the work it did."""
+
+    backend: str
+    query: str
+    params: dict[str, Any]               # the query's parameters (JSON-ready)
+    tier: str                            # native or client
+    statements: list[Statement]
+    plan: Any                            # the engine's own plan(s), raw and JSON-ready (None: reason in notes)
+    plan_summary: list[str]              # the top operators, e.g. "SEARCH variants USING INDEX ix_variants_region"
+    work: Work
+    notes: list[str] = field(default_factory=list)  # e.g. what an emulator does differently for this query
+    server_us: float | None = None       # execution time the engine reports for itself, where it does
+    undone: str | None = None            # writes: how the explained write was undone ("rolled back", ...)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What a backend holds: the data set last loaded into it, and the writes added since."""
+
+    dataset: str                      # its name (seed, synthetic, 1kg, a file...)
+    scale: int | None
+    seed: int | None
+    rows: dict[str, int]              # per entity kind, as loaded
+    loaded_at: str                    # ISO 8601 UTC
+    writes_since: int = 0             # write operations the benchmark (or a user) added since
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Holdings:
+        return cls(dataset=str(d["dataset"]), scale=d.get("scale"), seed=d.get("seed"),
+                   rows={str(k): int(v) for k, v in dict(d.get("rows") or {}).items()},
+                   loaded_at=str(d.get("loaded_at", "")), writes_since=int(d.get("writes_since", 0)))
+
+    def describe(self) -> str:
+        """One line: `seed (12 patients, 10 variants), loaded 2026-11-29T16:40Z, + 120 writes`."""
+        what = self.dataset + (f" scale {self.scale}" if self.scale else "") + (
+            f" seed {self.seed}" if self.seed is not None and self.dataset == "synthetic" else "")
+        rows = ", ".join(f"{n:,} {k}" for k, n in self.rows.items() if n)
+        grown = f", grown by {self.writes_since:,} writes since" if self.writes_since else ""
+        return f"{what} ({rows}), loaded {self.loaded_at}{grown}"
+
+
+def holdings_of(data: Dataset, rows: Mapping[str, int]) -> Holdings:
+    """The Holdings record of a load of `data` that wrote `rows`, stamped now."""
+    d = data.describe()
+    return Holdings(dataset=str(d.get("name", data.name)), scale=d.get("scale"), seed=d.get("seed"),
+                    rows=dict(rows), loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+
 LoadEvent = Literal["begun", "produced", "written", "indexed", "done"]
 """A load step that just ended: begun (begin_load), produced (a batch was read or generated;
 0 rows once a kind is exhausted), written (write_batch), indexed (finish_kind), done (end_load)."""
@@ -97,6 +195,27 @@ Progress = Callable[[LoadEvent, EntityKind | None, int], None]
 
 def _silent(event: LoadEvent, kind: EntityKind | None, rows: int) -> None:
     """The default load listener: hears nothing."""
+
+
+NAMESPACE_ENV = "MMBENCH_NAMESPACE"
+_NAMESPACE = re.compile(r"[a-z][a-z0-9_]{0,23}")
+
+
+def namespace() -> str:
+    """The data namespace of this process: `$MMBENCH_NAMESPACE` (set by `--namespace`), "" by
+    default. A lower-case letter, then up to 23 lower-case letters, digits or `_`, so that it
+    is a valid part of every engine's identifiers (keyspace, database, label, table names)."""
+    value = os.environ.get(NAMESPACE_ENV, "").strip()
+    if value and not _NAMESPACE.fullmatch(value):
+        raise UsageError(f"namespace {value!r}: use a lower-case letter, then up to 23 lower-case letters, "
+                         "digits or _ (from --namespace or MMBENCH_NAMESPACE)")
+    return value
+
+
+def namespaced(base: str, sep: str = "_") -> str:
+    """`base` qualified by the namespace: `mmbench` -> `mmbench_lecture` (unchanged without one)."""
+    ns = namespace()
+    return f"{base}{sep}{ns}" if ns else base
 
 
 def state_dir() -> Path:
@@ -126,12 +245,15 @@ class Backend(abc.ABC):
         """Drop and recreate schema and indexes, leaving the backend empty. Idempotent."""
 
     def load(self, data: Dataset, *, batch_size: int = 5000, progress: Progress | None = None) -> LoadStats:
-        """Write every entity of `data` (in load order) in batches; assumes an empty backend.
+        """Replace what the backend holds with `data`, atomically: on any failure (a bad row, the
+        engine refusing a write, Ctrl-C) the backend is left holding what it held before.
 
-        The bulk-load protocol: `begin_load()`, then per kind `write_batch()`... and
-        `finish_kind()`, then `end_load()`; `abort_load()` if anything fails. `progress`
-        hears each step as it ends (see `LoadEvent`), which is how the harness times a load
-        without the backend timing itself.
+        The bulk-load protocol: `begin_load()` (open a transaction, or create fresh staging
+        tables / collections / keyspace / labels), then per kind `write_batch()`... and
+        `finish_kind()`, then `end_load(holdings)`, which makes the new data and its
+        `Holdings` current in one step and drops the old; `abort_load()` drops the staging
+        area if anything fails. `progress` hears each step as it ends (see `LoadEvent`),
+        which is how the harness times a load without the backend timing itself.
         """
         say = progress or _silent
         stats = LoadStats()
@@ -147,7 +269,7 @@ class Backend(abc.ABC):
                 say("produced", kind, 0)
                 self.finish_kind(kind)
                 say("indexed", kind, 0)
-            self.end_load()
+            self.end_load(holdings_of(data, stats.rows))
             say("done", None, 0)
         except BaseException as exc:
             try:
@@ -157,21 +279,46 @@ class Backend(abc.ABC):
             raise
         return stats
 
+    @abc.abstractmethod
     def begin_load(self) -> None:
-        """Prepare for a bulk load (e.g. open a transaction, drop secondary indexes)."""
+        """Prepare a staging area for a bulk load that does not touch the current data."""
 
     @abc.abstractmethod
     def write_batch(self, kind: EntityKind, rows: list[Any]) -> None:
-        """Insert one batch of entities of one kind (the bulk-load path)."""
+        """Insert one batch of entities of one kind into the staging area (the bulk-load path)."""
 
     def finish_kind(self, kind: EntityKind) -> None:
         """All entities of `kind` are written (e.g. build its indexes now)."""
 
-    def end_load(self) -> None:
-        """The load is complete (e.g. commit, refresh statistics)."""
+    @abc.abstractmethod
+    def end_load(self, holdings: Holdings) -> None:
+        """Make the staged data and `holdings` current in one step; drop the old data."""
 
+    @abc.abstractmethod
     def abort_load(self) -> None:
-        """The load failed part-way (possibly inside `begin_load`): undo what can be undone."""
+        """The load failed part-way (possibly inside `begin_load`): drop the staging area,
+        leaving the current data as it was."""
+
+    # -- what the backend holds
+
+    @abc.abstractmethod
+    def holdings(self) -> Holdings | None:
+        """What the last successful load recorded (None if it recorded nothing); NotLoaded if
+        nothing was ever loaded in this namespace."""
+
+    @abc.abstractmethod
+    def record_writes(self, n: int) -> None:
+        """Add `n` to the writes counted in `holdings()` (untimed: the harness calls it after a
+        writing phase)."""
+
+    # -- why a query costs what it costs
+
+    @abc.abstractmethod
+    def explain(self, query: Q | str, params: Mapping[str, Any]) -> Explanation:
+        """Run `query` once and say what the engine did: the statements sent, the engine's plan
+        and the work (see `Explanation`). Writes run inside something that is undone where the
+        engine allows it (a rolled-back transaction), else on scratch ids that are deleted
+        afterwards; `undone` says which. Never timed by the harness."""
 
     def take_cost(self) -> dict[str, float]:
         """Engine-reported cost accrued since the last call, then reset (e.g. DynamoDB's
@@ -245,3 +392,10 @@ class Backend(abc.ABC):
 def run_query(backend: Backend, query: Q | str, params: Mapping[str, Any]) -> Any:
     """Call the method of `query` on `backend` with keyword parameters."""
     return getattr(backend, str(query))(**params)
+
+
+def answer_size(answer: Any) -> int:
+    """Records in an answer: a list's length, 1 for one object, 0 for none or a write."""
+    if answer is None:
+        return 0
+    return len(answer) if isinstance(answer, list) else 1

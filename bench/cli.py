@@ -192,10 +192,11 @@ EnginesArg = Annotated[list[str] | None, typer.Argument(help="Engines (default: 
 
 
 def _engines(names: list[str] | None) -> list[Any]:
-    from bench.engines import ENGINE_NAMES, EngineError, get_engine
+    """The engines named (engine or backend names; embedded backends have none), all by default."""
+    from bench.engines import ENGINE_NAMES, EngineError, engine_name, get_engine
 
-    chosen = [n for n in (names or ENGINE_NAMES) if n != "sqlite"]  # sqlite is embedded: nothing to start
     try:
+        chosen = [e for e in dict.fromkeys(engine_name(n) for n in names or ENGINE_NAMES) if e]
         return [get_engine(n) for n in chosen]
     except EngineError as exc:
         raise UsageError(str(exc)) from None

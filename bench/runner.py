@@ -513,14 +513,6 @@ def phase_tier(backend: type[Backend] | Backend, phase: Phase) -> Tier:
 
 # ---------------------------------------------------------------- verification
 
-READ_BACK: dict[Q, Callable[[dict[str, Any]], list[tuple[Q, dict[str, Any]]]]] = {
-    Q.ADD_PATIENT: lambda p: [(Q.PATIENT_BY_ID, {"patient_id": p["patient"].patient.patient_id})],
-    Q.ADD_DIAGNOSIS: lambda p: [(Q.PATIENT_BY_ID, {"patient_id": p["patient_id"]})],
-    Q.ADD_VARIANTS: lambda p: [(Q.VARIANT_BY_ID, {"variant_id": v.variant_id}) for v in p["variants"]],
-}
-"""How to observe a write: the reads whose answers it changes."""
-
-
 def verify(backend: Backend, reference: Reference, query: Q, params: dict[str, Any]) -> str | None:
     """None if `backend` answers like the reference (a write: applied to both, then read back);
     otherwise what differs, in one line."""
@@ -529,7 +521,7 @@ def verify(backend: Backend, reference: Reference, query: Q, params: dict[str, A
     if spec.is_write:
         run_query(backend, query, params)
         run_query(reference, query, params)
-        checks = READ_BACK[query](params)
+        checks = spec.observers(params)
     for q, p in checks:
         s = CATALOG[q]
         answer, want = run_query(backend, q, p), s.canonical(run_query(reference, q, p))

@@ -187,6 +187,7 @@ def _set_key(item: dict[str, Any]) -> Any:
 # ---------------------------------------------------------------- the spec
 
 Sampler = Callable[[SampleSource, random.Random, int], dict[str, Any]]
+Observer = Callable[[dict[str, Any]], list[tuple["Q", dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -197,10 +198,17 @@ class QuerySpec:
     order: Order
     sampler: Sampler
     kind: Kind = Kind.READ
+    observe: Observer | None = None
+    """Writes: the reads (query, parameters) whose answers show the write's effect. The runner's
+    `--verify` and the conformance suite both check a write through them."""
 
     @property
     def is_write(self) -> bool:
         return self.kind is Kind.WRITE
+
+    def observers(self, params: dict[str, Any]) -> list[tuple[Q, dict[str, Any]]]:
+        """The reads that show the effect of this write with `params` ([] for a read)."""
+        return self.observe(params) if self.observe else []
 
     def sample(self, source: SampleSource, rng: random.Random, op_index: int = 0) -> dict[str, Any]:
         """Parameters for one operation. `op_index` must be unique per write in a run: new ids derive from it."""
@@ -327,8 +335,35 @@ def _sample_add_variants(src: SampleSource, rng: random.Random, op_index: int) -
 
 
 def _spec(name: Q, summary: str, params: tuple[Param, ...], order: Order, sampler: Sampler,
-          kind: Kind = Kind.READ) -> QuerySpec:
-    return QuerySpec(name, summary, params, order, sampler, kind)
+          kind: Kind = Kind.READ, observe: Observer | None = None) -> QuerySpec:
+    return QuerySpec(name, summary, params, order, sampler, kind, observe)
+
+
+# ---------------------------------------------------------------- how to observe a write
+
+def _observe_add_patient(p: dict[str, Any]) -> list[tuple[Q, dict[str, Any]]]:
+    record = p["patient"]
+    checks = [(Q.PATIENT_BY_ID, {"patient_id": record.patient.patient_id}),
+              (Q.PATIENTS_OLDER_THAN, {"age": record.patient.age - 1}),
+              (Q.DIAGNOSIS_COUNTS, {"min_age": None})]
+    return checks + [(Q.PATIENTS_WITH_DIAGNOSIS, {"code": d.code}) for d in record.diagnoses]
+
+
+def _observe_add_diagnosis(p: dict[str, Any]) -> list[tuple[Q, dict[str, Any]]]:
+    return [(Q.PATIENT_BY_ID, {"patient_id": p["patient_id"]}),
+            (Q.PATIENTS_WITH_DIAGNOSIS, {"code": p["code"]}),
+            (Q.COMORBID_CODES, {"code": p["code"]}),
+            (Q.PATIENTS_SHARING_DIAGNOSES, {"patient_id": p["patient_id"]}),
+            (Q.DIAGNOSIS_COUNTS, {"min_age": None})]
+
+
+def _observe_add_variants(p: dict[str, Any]) -> list[tuple[Q, dict[str, Any]]]:
+    checks: list[tuple[Q, dict[str, Any]]] = []
+    for v in p["variants"]:
+        checks += [(Q.VARIANT_BY_ID, {"variant_id": v.variant_id}),
+                   (Q.VARIANTS_IN_REGION, {"chromosome": v.chromosome, "start": max(1, v.position - 10),
+                                           "end": v.position + 10})]
+    return checks
 
 
 CATALOG: dict[Q, QuerySpec] = {s.name: s for s in (
@@ -373,12 +408,12 @@ CATALOG: dict[Q, QuerySpec] = {s.name: s for s in (
           (Param("code", CODE),), Order.ORDERED,
           lambda s, r, i: {"code": _pick(r, s.codes, "diagnosis codes")}),
     _spec(Q.ADD_PATIENT, "insert a patient with its diagnoses",
-          (Param("patient", PATIENT_RECORD),), Order.NONE, _sample_add_patient, Kind.WRITE),
+          (Param("patient", PATIENT_RECORD),), Order.NONE, _sample_add_patient, Kind.WRITE, _observe_add_patient),
     _spec(Q.ADD_DIAGNOSIS, "insert one diagnosis of an existing patient",
           (Param("diagnosis_id", INT), Param("patient_id", INT), Param("code", CODE), Param("diagnosed_on", DATE)),
-          Order.NONE, _sample_add_diagnosis, Kind.WRITE),
+          Order.NONE, _sample_add_diagnosis, Kind.WRITE, _observe_add_diagnosis),
     _spec(Q.ADD_VARIANTS, "insert a batch of variant calls",
-          (Param("variants", VARIANTS),), Order.NONE, _sample_add_variants, Kind.WRITE),
+          (Param("variants", VARIANTS),), Order.NONE, _sample_add_variants, Kind.WRITE, _observe_add_variants),
 )}
 
 READS: tuple[Q, ...] = tuple(q for q, s in CATALOG.items() if not s.is_write)

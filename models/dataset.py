@@ -17,6 +17,10 @@ from models.entities import Diagnosis, LabResult, Patient, Variant
 
 EntityKind = Literal["patients", "diagnoses", "lab_results", "variants"]
 ENTITY_KINDS: tuple[EntityKind, ...] = ("patients", "diagnoses", "lab_results", "variants")
+ENTITY_TYPES: dict[EntityKind, type] = {"patients": Patient, "diagnoses": Diagnosis,
+                                        "lab_results": LabResult, "variants": Variant}
+FIELDS: dict[EntityKind, tuple[str, ...]] = {k: tuple(t.__dataclass_fields__) for k, t in ENTITY_TYPES.items()}
+"""Each entity kind's field names, in declaration order (the column order of every backend)."""
 
 T = TypeVar("T")
 

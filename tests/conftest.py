@@ -1,7 +1,8 @@
 """Shared fixtures: which backends to test, data sets, and a loaded backend per (backend, data set).
 
 Server engines are started by `make test` before pytest runs. A backend whose engine does
-not answer FAILS its tests: nothing here skips.
+not answer FAILS its tests: nothing here skips. Every test runs in the data namespace
+`tests.helpers.TEST_NAMESPACE`, never in the default one a user's data lives in.
 """
 
 from __future__ import annotations
@@ -11,24 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from backends import REGISTRY, open_backend
-from backends.base import Backend
-from models.dataset import Dataset, MemoryDataset
-from models.generate import SyntheticDataset
-from models.seed import seed_dataset
+from backends.base import NAMESPACE_ENV, Backend
+from models.dataset import Dataset
+from tests.helpers import BACKENDS, DATASET_KEYS, TEST_NAMESPACE, dataset_by_key, fresh_backend
 
-BACKENDS = [b for b in (os.environ.get("MMBENCH_TEST_BACKENDS") or ",".join(REGISTRY)).split(",") if b]
-SYNTHETIC_SEEDS = (1, 2, 3)
-
-
-def dataset_by_key(key: str) -> MemoryDataset:
-    if key == "seed":
-        return seed_dataset()
-    name, _, seed = key.partition("-")
-    return SyntheticDataset(scale=1, seed=int(seed)).materialize()
-
-
-DATASET_KEYS = ["seed", *(f"synthetic-{s}" for s in SYNTHETIC_SEEDS)]
+os.environ[NAMESPACE_ENV] = TEST_NAMESPACE  # before any backend opens; inherited by CLI subprocesses
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -39,13 +27,6 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session", params=DATASET_KEYS)
 def dataset(request: pytest.FixtureRequest) -> Dataset:
     return dataset_by_key(request.param)
-
-
-def fresh_backend(name: str, data: Dataset) -> Backend:
-    backend = open_backend(name)
-    backend.reset()
-    backend.load(data, batch_size=1000)
-    return backend
 
 
 @pytest.fixture(scope="session")

@@ -61,6 +61,7 @@ from backends.column.schema import MAX_BUCKET, MIN_BUCKET, bucket
 from backends.column.settings import CassandraSettings
 from backends.column.statements import CQL, PARTITION_KEY
 from models.catalog import Q
+from models.dataset import FIELDS as ENTITY_FIELDS
 from models.dataset import EntityKind, batched
 from models.entities import (
     CodeCount,
@@ -90,12 +91,7 @@ MAX_BATCH_ROWS = 200
 this keeps each request small enough not to stall the others)."""
 SCHEMA_TIMEOUT = 120.0
 
-FIELDS: dict[EntityKind, attrgetter] = {
-    "patients": attrgetter(*Patient.__dataclass_fields__),
-    "diagnoses": attrgetter(*Diagnosis.__dataclass_fields__),
-    "lab_results": attrgetter(*LabResult.__dataclass_fields__),
-    "variants": attrgetter(*Variant.__dataclass_fields__),
-}
+FIELDS: dict[EntityKind, attrgetter] = {kind: attrgetter(*names) for kind, names in ENTITY_FIELDS.items()}
 LOAD_STATEMENT: dict[EntityKind, str] = {
     "patients": "insert_patient", "diagnoses": "insert_diagnosis",
     "lab_results": "insert_lab_result", "variants": "insert_variant",

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
-from models.entities import Diagnosis, LabResult, Patient, Variant
+from models.dataset import FIELDS
 
-VARIANT = ", ".join(Variant.__dataclass_fields__)
-LAB = ", ".join(LabResult.__dataclass_fields__)
-PATIENT = ", ".join(Patient.__dataclass_fields__)
-DIAGNOSIS = ", ".join(Diagnosis.__dataclass_fields__)
+VARIANT = ", ".join(FIELDS["variants"])
+LAB = ", ".join(FIELDS["lab_results"])
+PATIENT = ", ".join(FIELDS["patients"])
+DIAGNOSIS = ", ".join(FIELDS["diagnoses"])
 REGION = "chromosome = ? AND bucket = ? AND position >= ? AND position <= ?"
 
 

@@ -31,7 +31,7 @@ from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable, 
 from backends.sql import schema
 from backends.sql.schema import diagnoses, lab_results, patients, variants
 from backends.sql.settings import PostgresSettings, SQLiteSettings, default_sqlite_url
-from models.dataset import EntityKind
+from models.dataset import FIELDS, EntityKind
 from models.entities import (
     CodeCount,
     Diagnosis,
@@ -43,14 +43,8 @@ from models.entities import (
 )
 
 PATIENT_COLS = (patients.c.patient_id, patients.c.name, patients.c.age, patients.c.sex)
-VARIANT_COLS = tuple(variants.c[f] for f in Variant.__dataclass_fields__)
-LAB_COLS = tuple(lab_results.c[f] for f in LabResult.__dataclass_fields__)
-FIELDS: dict[EntityKind, tuple[str, ...]] = {
-    "patients": tuple(Patient.__dataclass_fields__),
-    "diagnoses": tuple(Diagnosis.__dataclass_fields__),
-    "lab_results": tuple(LabResult.__dataclass_fields__),
-    "variants": tuple(Variant.__dataclass_fields__),
-}
+VARIANT_COLS = tuple(variants.c[f] for f in FIELDS["variants"])
+LAB_COLS = tuple(lab_results.c[f] for f in FIELDS["lab_results"])
 
 
 class SQLBackend(Backend):

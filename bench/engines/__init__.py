@@ -1,7 +1,9 @@
-"""Local database engines started natively, without Docker (see ENGINES.md).
+"""Local database engines started natively, without Docker (see the README, "Engines without Docker").
 
-``get_engine(name)`` returns one of the five server engines; each can ``fetch``, ``start``,
-``stop`` and report ``status``. Drivers are imported only when an engine is probed, so this
+The engines are those the registered backends name (`backends.REGISTRY`, field `engine`),
+plus `SERVICES`, local services no backend needs by default. Each lives in
+`bench/engines/<name>.py`, whose `ENGINE` is its `Engine` class; each can `fetch`, `start`,
+`stop` and report `status`. Drivers are imported only when an engine is probed, so this
 package imports without any database driver installed.
 """
 
@@ -9,26 +11,31 @@ from __future__ import annotations
 
 import importlib
 
+from backends import REGISTRY, engines
 from bench.engines.base import Engine, EngineError, EngineStatus
 
-ENGINE_NAMES: tuple[str, ...] = ("postgres", "dynamodb", "mongodb", "cassandra", "neo4j")
+SERVICES: tuple[str, ...] = ()
+"""Engines that are not a backend's default engine (e.g. the S3 and Glue APIs of the cloud hands-on)."""
 
-_CLASSES = {
-    "postgres": "bench.engines.postgres:Postgres",
-    "dynamodb": "bench.engines.dynamodb:DynamoDB",
-    "mongodb": "bench.engines.mongodb:MongoDB",
-    "cassandra": "bench.engines.cassandra:Cassandra",
-    "neo4j": "bench.engines.neo4j:Neo4j",
-}
+ENGINE_NAMES: tuple[str, ...] = (*engines(), *SERVICES)
+
+
+def engine_name(name: str) -> str | None:
+    """The engine behind an engine or backend name (`mongodb:referenced` -> `mongodb`); None
+    for an embedded backend (sqlite); EngineError naming the valid names if unknown."""
+    if name in ENGINE_NAMES:
+        return name
+    if name in REGISTRY:
+        return REGISTRY[name].engine
+    raise EngineError(f"unknown engine {name!r}; choose from: {', '.join(ENGINE_NAMES)}")
 
 
 def get_engine(name: str) -> Engine:
-    """The engine called ``name``; EngineError naming the valid names otherwise."""
-    target = _CLASSES.get(name)
-    if target is None:
-        raise EngineError(f"unknown engine {name!r}; choose from: {', '.join(ENGINE_NAMES)}")
-    module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)()
+    """The engine called `name` (or the engine of backend `name`); EngineError if there is none."""
+    engine = engine_name(name)
+    if engine is None:
+        raise EngineError(f"{name} is embedded: there is no engine to start")
+    return importlib.import_module(f"bench.engines.{engine}").ENGINE()
 
 
 def all_engines() -> list[Engine]:
@@ -36,4 +43,5 @@ def all_engines() -> list[Engine]:
     return [get_engine(name) for name in ENGINE_NAMES]
 
 
-__all__ = ["ENGINE_NAMES", "Engine", "EngineError", "EngineStatus", "all_engines", "get_engine"]
+__all__ = ["ENGINE_NAMES", "SERVICES", "Engine", "EngineError", "EngineStatus", "all_engines", "engine_name",
+           "get_engine"]

@@ -192,3 +192,6 @@ class Cassandra(Engine):
             return str(row.release_version)
         finally:
             cluster.shutdown()
+
+
+ENGINE = Cassandra

@@ -65,3 +65,6 @@ class DynamoDB(Engine):
         )
         client.list_tables(Limit=1)
         return importlib.metadata.version("moto")
+
+
+ENGINE = DynamoDB

@@ -131,3 +131,6 @@ class MongoDB(Engine):
     def _version_for_status(self, probed: str) -> str:
         """Our own process is mongo-java-server: report its version, not the MongoDB it mimics."""
         return VERSION if self.pid() is not None else probed
+
+
+ENGINE = MongoDB

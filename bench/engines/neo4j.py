@@ -118,3 +118,6 @@ class Neo4j(Engine):
             if row["name"] == "Neo4j Kernel":
                 return str(row["versions"][0])
         raise RuntimeError(f"unexpected dbms.components(): {rows}")
+
+
+ENGINE = Neo4j

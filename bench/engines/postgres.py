@@ -231,3 +231,6 @@ class Postgres(Engine):
 
     def _port_hint(self) -> str:
         return " (a system cluster? `pg_lsclusters`, then `pg_ctlcluster 15 main stop`)"
+
+
+ENGINE = Postgres

@@ -22,7 +22,7 @@ from models.catalog import Q
 from models.dataset import MemoryDataset
 from models.entities import Diagnosis, Patient, PatientRecord
 from models.seed import seed_dataset
-from tests.conftest import fresh_backend
+from tests.helpers import fresh_backend
 
 
 def _graph_rows(statement: str) -> list[list]:

@@ -28,7 +28,7 @@ from models.dataset import MemoryDataset
 from models.entities import Diagnosis, LabResult, Patient, PatientRecord, Variant
 from models.generate import SyntheticDataset
 from models.reference import Reference
-from tests.conformance.test_catalog import assert_same
+from tests.helpers import assert_same
 
 PREFIX = "mmbench_kvtest_"
 

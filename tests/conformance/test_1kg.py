@@ -19,8 +19,8 @@ from models.dataset import MemoryDataset
 from models.reference import Reference
 from models.sampling import SampleSource
 from models.vcf import one_thousand_genomes
-from tests.conformance.test_catalog import _checks_after, assert_same, draws
-from tests.conftest import fresh_backend
+from tests.helpers import assert_same, draws
+from tests.helpers import fresh_backend
 
 QUERIES = (Q.VARIANT_BY_ID, Q.VARIANTS_BY_CHROMOSOME, Q.VARIANTS_IN_REGION, Q.VARIANTS_MIN_DEPTH,
            Q.VARIANTS_MIN_QUALITY, Q.ALL_VARIANTS, Q.PATIENT_BY_ID, Q.PATIENTS_OLDER_THAN)
@@ -73,7 +73,7 @@ def test_add_variants_then_read_on_1kg(backend_name: str, kg: MemoryDataset) -> 
             assert run_query(backend, Q.ADD_VARIANTS, params) is None
             run_query(reference, Q.ADD_VARIANTS, params)
         for params in written:
-            for check in _checks_after(Q.ADD_VARIANTS, params):
+            for check in CATALOG[Q.ADD_VARIANTS].observers(params):
                 assert_same(backend, reference, *check)
         for query in QUERIES:
             for params in draws(query, kg, n=2, seed=13):

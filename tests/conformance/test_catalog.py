@@ -17,9 +17,7 @@ from models.catalog import CATALOG, READS, WRITES, Q
 from models.dataset import Dataset
 from models.reference import Reference
 from models.sampling import SampleSource
-from tests.conftest import fresh_backend
-
-DRAWS = 4
+from tests.helpers import assert_same, draws, fresh_backend
 
 FIXED_SEED_CASES: list[tuple[Q, dict[str, Any]]] = [
     (Q.VARIANTS_BY_CHROMOSOME, {"chromosome": "4"}),
@@ -35,19 +33,6 @@ FIXED_SEED_CASES: list[tuple[Q, dict[str, Any]]] = [
     (Q.PATIENTS_SHARING_DIAGNOSES, {"patient_id": 12355}),
     (Q.COMORBID_CODES, {"code": "Z99.99"}),
 ]
-
-
-def draws(spec_name: Q, data: Dataset, n: int = DRAWS, seed: int = 7) -> list[dict[str, Any]]:
-    source = SampleSource.from_dataset(data, seed=seed)
-    rng = random.Random(f"{seed}-{spec_name}")
-    return [CATALOG[spec_name].sample(source, rng, i) for i in range(n)]
-
-
-def assert_same(backend: Backend, reference: Reference, query: Q, params: dict[str, Any]) -> None:
-    spec = CATALOG[query]
-    expected = spec.canonical(run_query(reference, query, params))
-    actual = spec.canonical(run_query(backend, query, params))
-    assert actual == expected, f"{backend.name}.{query}({params})"
 
 
 @pytest.mark.parametrize("query", READS)
@@ -80,29 +65,8 @@ def test_write_then_read(backend_name: str, dataset: Dataset, write: Q) -> None:
             run_query(reference, write, params)
         # reads that see exactly what was written
         for params in written:
-            for check in _checks_after(write, params):
+            for check in CATALOG[write].observers(params):
                 assert_same(backend, reference, *check)
         for query in READS:
             for params in draws(query, dataset, n=2, seed=13):
                 assert_same(backend, reference, query, params)
-
-
-def _checks_after(write: Q, params: dict[str, Any]) -> list[tuple[Q, dict[str, Any]]]:
-    if write is Q.ADD_PATIENT:
-        record = params["patient"]
-        checks = [(Q.PATIENT_BY_ID, {"patient_id": record.patient.patient_id}),
-                  (Q.PATIENTS_OLDER_THAN, {"age": record.patient.age - 1}),
-                  (Q.DIAGNOSIS_COUNTS, {"min_age": None})]
-        checks += [(Q.PATIENTS_WITH_DIAGNOSIS, {"code": d.code}) for d in record.diagnoses]
-        return checks
-    if write is Q.ADD_DIAGNOSIS:
-        return [(Q.PATIENT_BY_ID, {"patient_id": params["patient_id"]}),
-                (Q.PATIENTS_WITH_DIAGNOSIS, {"code": params["code"]}),
-                (Q.COMORBID_CODES, {"code": params["code"]}),
-                (Q.PATIENTS_SHARING_DIAGNOSES, {"patient_id": params["patient_id"]}),
-                (Q.DIAGNOSIS_COUNTS, {"min_age": None})]
-    checks = []
-    for v in params["variants"]:
-        checks += [(Q.VARIANT_BY_ID, {"variant_id": v.variant_id}),
-                   (Q.VARIANTS_IN_REGION, {"chromosome": v.chromosome, "start": v.position - 10, "end": v.position + 10})]
-    return checks
