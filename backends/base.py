@@ -88,7 +88,13 @@ class EngineInfo:
     version: str          # the server's version as it reports it
     emulator: bool        # True for moto, mongo-java-server: never a real engine's numbers
     driver: str           # e.g. "psycopg 3.2.1"
-    address: str = ""     # where (no credentials)
+    address: str = ""     # where (no credentials: see `redact_url`)
+    options: Mapping[str, str] = field(default_factory=dict)
+    """Settings that change what is measured, recorded in every results file (e.g. Cassandra's
+    read and write consistency levels, a PostgreSQL replica serving reads, the local engine)."""
+    differences: tuple[str, ...] = ()
+    """For an emulator: what it does differently from the real engine, one sentence each (shown
+    wherever its numbers appear)."""
 
 
 @dataclass
@@ -216,6 +222,22 @@ def namespaced(base: str, sep: str = "_") -> str:
     """`base` qualified by the namespace: `mmbench` -> `mmbench_lecture` (unchanged without one)."""
     ns = namespace()
     return f"{base}{sep}{ns}" if ns else base
+
+
+def redact_url(url: str) -> str:
+    """`url` without its userinfo: `postgresql://u:p@ss@host:5432/db` -> `postgresql://***@host:5432/db`.
+
+    The host is what follows the LAST `@` of the authority, so a password with an unencoded
+    `@`, `:` or `/` is removed whole; a query string's password / token values are masked too."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    head, q, query = rest.partition("?")
+    if "@" in head:
+        head = "***@" + head.rsplit("@", 1)[1]
+    if q:
+        query = re.sub(r"(?i)\b(password|passwd|pwd|secret|token|key)=[^&]*", r"\1=***", query)
+    return f"{scheme}://{head}{q}{query}"
 
 
 def state_dir() -> Path:
