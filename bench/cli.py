@@ -2,50 +2,92 @@
 
 Every failure the user can act on (bad input, unknown names, an unreachable engine) is one
 line on stderr and a non-zero exit status (2 for usage errors); set MMBENCH_DEBUG=1 for
-tracebacks.
+tracebacks. `--namespace NAME` (or MMBENCH_NAMESPACE) before the command keeps a data set
+apart from every other one: each backend puts it in the names it creates.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
-
-try:  # typer >= 0.20 carries its own copy of click
-    from typer._click import exceptions as _typer_click
-except ImportError:  # pragma: no cover
-    _typer_click = click.exceptions
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+import bench
 from backends import REGISTRY, driver_installed, open_backend, registration
-from backends.base import Backend, run_query
+from backends.base import NAMESPACE_ENV, Backend, NotLoaded, namespace, run_query
 from bench.datasets import DATASETS, file_dataset, make_dataset
 from bench.loading import LoadTiming, timed_load
-from models.catalog import CATALOG, Q, get_spec
+from models.catalog import CATALOG, READS, WRITES, Q, get_spec
 from models.dataset import Dataset
 from models.errors import MMBenchError, UsageError, first_line
 from models.icd10 import with_descriptions
 from models.vcf import VcfDataset
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Compare SQL and NoSQL data models on one patient / genomic-variant domain.")
 # Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
-BackendOpt = Annotated[str, typer.Option("--backend", "-b", help=f"One of: {', '.join(REGISTRY)}")]
-DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help=f"One of: {', '.join(DATASETS)}")]
-ScaleOpt = Annotated[int, typer.Option("--scale", help="Synthetic size: N x 1,000 patients, N x 10,000 variant calls")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Synthetic data seed")]
-BatchOpt = Annotated[int, typer.Option("--batch-size", help="Rows per bulk-load batch")]
 
+def _choices(name: str, values: list[str]) -> type[enum.Enum]:
+    """A str Enum of `values`: typer shows them in help and offers them to shell completion."""
+    return enum.Enum(name, [(v, v) for v in values], type=str)  # type: ignore[return-value]
+
+
+BackendName = _choices("BackendName", list(REGISTRY))
+DatasetName = _choices("DatasetName", list(DATASETS))
+KeyChoice = _choices("KeyChoice", ["uniform", "zipfian"])
+ReportFormat = _choices("ReportFormat", ["html", "json", "csv", "markdown", "pytest-benchmark"])
+
+
+def _complete_list(values: list[str]) -> Callable[[str], list[str]]:
+    """Completion for a comma-separated list option (`--backends sqlite,mo<TAB>`)."""
+    def complete(incomplete: str) -> list[str]:
+        head, _, last = incomplete.rpartition(",")
+        return [f"{head},{v}" if head else v for v in values if v.startswith(last)]
+    return complete
+
+
+BackendOpt = Annotated[BackendName, typer.Option("--backend", "-b", help="The backend", show_default=False)]  # type: ignore[valid-type]
+DatasetOpt = Annotated[DatasetName | None, typer.Option("--dataset", "-d", help="Reset and load this data set first")]  # type: ignore[valid-type]
+ScaleOpt = Annotated[int, typer.Option("--scale", min=1, help="Synthetic size: N x 1,000 patients, N x 10,000 variant calls")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Synthetic data seed")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Rows per bulk-load batch")]
+ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"mmbench {bench.__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    namespace_: Annotated[str | None, typer.Option(
+        "--namespace", envvar=NAMESPACE_ENV, metavar="NAME", help="Data namespace: keeps this data apart from every other run's "
+        "(database, keyspace, table and label names carry it)")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit")] = False,
+) -> None:
+    """Compare SQL and NoSQL data models on one patient / genomic-variant domain."""
+    if namespace_ is not None:
+        os.environ[NAMESPACE_ENV] = namespace_
+        namespace()  # validated now: one line, exit 2, before anything connects
+
+
+# ---------------------------------------------------------------- loading and asking
 
 def _open(name: str) -> Backend:
     registration(name)
@@ -66,10 +108,10 @@ def _load_with_progress(backend: Backend, data: Dataset, batch_size: int) -> Loa
 
 
 def _replace_contents(backend: Backend, data: Dataset, batch_size: int) -> LoadTiming:
-    """Validate `data` fully (nothing is touched on bad input), then reset and load."""
+    """Validate `data` fully (nothing is touched on bad input), then load it: an atomic replace,
+    so a load that fails part-way leaves what the backend held before."""
     if not data.valid_by_construction:
         data.validate()
-    backend.reset()
     return _load_with_progress(backend, data, batch_size)
 
 
@@ -92,17 +134,17 @@ def load(
     if sum(bool(x) for x in (dataset, any(files), vcf)) > 1:
         raise UsageError("give one of --dataset, --vcf FILE or files (--csv, --patients, ...)")
     if dataset:
-        data = make_dataset(dataset, scale=scale, seed=seed)
+        data = make_dataset(dataset.value, scale=scale, seed=seed)
     elif vcf:
         data = VcfDataset(vcf)
     elif any(files):
         data = file_dataset(csv, samples, patients, diagnoses, lab_results)
     else:
         raise UsageError(f"say what to load: --dataset ({', '.join(DATASETS)}), --vcf FILE or --csv FILE")
-    with _open(backend) as b:
+    with _open(backend.value) as b:
         timing = _replace_contents(b, data, batch_size)
         info = b.engine_info()
-    table = Table(title=f"loaded into {backend} ({info.product} {info.version}{', emulator' if info.emulator else ''})")
+    table = Table(title=f"loaded into {backend.value} ({info.product} {info.version}{', emulator' if info.emulator else ''})")
     for col in ("entity", "rows", "rows/s", "insert s", "index s"):
         table.add_column(col, justify="right" if col != "entity" else "left")
     for kind, k in timing.kinds.items():
@@ -123,28 +165,46 @@ def _parse_kv(pairs: list[str]) -> dict[str, str]:
     return raw
 
 
+def _say_holdings(b: Backend) -> None:
+    """One line when the data the backend answers over has grown past the data set loaded."""
+    try:
+        held = b.holdings()
+    except Exception:  # noqa: BLE001 - a hint must never fail a query
+        return
+    if held is not None and held.writes_since:
+        err.print(f"{b.name} holds {held.describe()}", highlight=False, markup=False)
+
+
 @app.command()
 def query(
-    name: Annotated[str, typer.Argument(help="A catalog query (see `mmbench queries`)")],
+    name: Annotated[str, typer.Argument(help="A catalog query (see `mmbench queries`)", autocompletion=lambda: [q.value for q in Q])],
     backend: BackendOpt,
     dataset: DatasetOpt = None,
     scale: ScaleOpt = 1,
     seed: SeedOpt = 42,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable")] = None,
+    param: ParamOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the canonical answer as JSON")] = False,
+    explain_: Annotated[bool, typer.Option("--explain", help="Then explain it: statements, plan, work")] = False,
 ) -> None:
-    """Answer one catalog query. With --dataset, first reset BACKEND and load the data set."""
+    """Answer one catalog query. With --dataset, first load the data set (replacing what BACKEND held)."""
     spec = get_spec(name)
-    registration(backend)
     params = spec.parse_params(_parse_kv(param or []))
-    with _open(backend) as b:
+    with _open(backend.value) as b:
         if dataset:
-            _replace_contents(b, make_dataset(dataset, scale=scale, seed=seed), 5000)
+            _replace_contents(b, make_dataset(dataset.value, scale=scale, seed=seed), 5000)
+        else:
+            _say_holdings(b)
         answer = spec.canonical(run_query(b, spec.name, params))
+        explanation = b.explain(spec.name, params) if explain_ else None
     if as_json:
-        sys.stdout.write(json.dumps(answer, indent=2) + "\n")
-    else:  # descriptions are for reading only: the canonical (--json) answer stays exact
-        _print_answer(spec.name, with_descriptions(answer) if spec.name is Q.PATIENT_BY_ID else answer)
+        payload: Any = answer if explanation is None else {"answer": answer, "explain": explanation.to_dict()}
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        return
+    _print_answer(spec.name, with_descriptions(answer) if spec.name is Q.PATIENT_BY_ID else answer)
+    if explanation is not None:
+        from bench.explain_view import print_explanation
+
+        print_explanation(out, spec, explanation)
 
 
 def _print_answer(title: str, answer: Any) -> None:
@@ -164,8 +224,39 @@ def _print_answer(title: str, answer: Any) -> None:
 
 
 @app.command()
-def queries() -> None:
+def explain(
+    name: Annotated[str, typer.Argument(help="A catalog query (see `mmbench queries`)", autocompletion=lambda: [q.value for q in Q])],
+    backend: BackendOpt,
+    dataset: DatasetOpt = None,
+    scale: ScaleOpt = 1,
+    seed: SeedOpt = 42,
+    param: ParamOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Why a query costs what it costs: the statements sent, the engine's plan and the work it did."""
+    from bench.explain_view import print_explanation
+
+    spec = get_spec(name)
+    params = spec.parse_params(_parse_kv(param or []))
+    with _open(backend.value) as b:
+        if dataset:
+            _replace_contents(b, make_dataset(dataset.value, scale=scale, seed=seed), 5000)
+        explanation = b.explain(spec.name, params)
+    if as_json:
+        sys.stdout.write(json.dumps(explanation.to_dict(), indent=2, default=str) + "\n")
+    else:
+        print_explanation(out, spec, explanation)
+
+
+@app.command()
+def queries(as_json: JsonOpt = False) -> None:
     """List the query catalog."""
+    if as_json:
+        rows = [{"query": s.name.value, "kind": s.kind.value, "parameters": [
+            {"name": p.name, "type": p.type.name, "optional": p.optional} for p in s.params], "answer": s.summary}
+            for s in CATALOG.values()]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
     table = Table(title="query catalog")
     for col in ("query", "kind", "parameters", "answer"):
         table.add_column(col)
@@ -175,20 +266,36 @@ def queries() -> None:
 
 
 @app.command()
-def backends() -> None:
-    """List the registered backends and whether their Python driver is installed."""
-    table = Table(title="backends")
-    for col in ("backend", "model", "engine", "driver installed"):
-        table.add_column(col)
+def backends(as_json: JsonOpt = False) -> None:
+    """List the registered backends (and schema designs) and whether their Python driver is installed."""
+    rows = []
     for reg in REGISTRY.values():
         ok = driver_installed(reg.name)
-        engine = "embedded" if not reg.server else ("emulator (local)" if reg.emulated else "server")
-        table.add_row(reg.name, reg.model, engine,
-                      "yes" if ok else f"no: pip install -e '.[{reg.extra}]'")
+        rows.append({"backend": reg.name, "model": reg.model, "design": reg.design,
+                     "engine": reg.engine or "embedded", "design_summary": reg.summary,
+                     "driver_installed": ok, "install": None if ok else f"pip install -e '.[{reg.extra}]'"})
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table(title="backends")
+    for col in ("backend", "model", "design", "local engine", "driver installed"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["backend"], r["model"], f"{r['design']}: {r['design_summary']}", r["engine"],
+                      "yes" if r["driver_installed"] else f"no: {r['install']}")
     out.print(table)
 
 
-EnginesArg = Annotated[list[str] | None, typer.Argument(help="Engines (default: all): postgres dynamodb mongodb cassandra neo4j")]
+# ---------------------------------------------------------------- local engines
+
+def _engine_names() -> list[str]:
+    from bench.engines import ENGINE_NAMES
+
+    return [*ENGINE_NAMES, *REGISTRY]
+
+
+EnginesArg = Annotated[list[str] | None, typer.Argument(
+    help="Engines or backends (default: every engine)", autocompletion=_engine_names, show_default=False)]
 
 
 def _engines(names: list[str] | None) -> list[Any]:
@@ -202,15 +309,38 @@ def _engines(names: list[str] | None) -> list[Any]:
         raise UsageError(str(exc)) from None
 
 
-def _status_table(rows: list[Any]) -> Table:
+def _status_rows(engines: list[Any]) -> list[dict[str, Any]]:
+    return [{"engine": s.name, "product": s.product, "version": s.version, "address": s.address,
+             "emulator": s.emulator, "pid": s.pid, "up": s.up} for s in (e.status() for e in engines)]
+
+
+def _status_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="local engines")
-    for col in ("backend", "engine", "version", "address", "emulator", "pid", "state"):
+    for col in ("engine", "product", "version", "address", "emulator", "pid", "state"):
         table.add_column(col)
-    for s in rows:
-        state = "[green]up[/green]" if s.up else "[red]down[/red]"
-        table.add_row(s.name, s.product, s.version or "-", s.address, "yes" if s.emulator else "no",
-                      str(s.pid or "-"), state)
+    for r in rows:
+        table.add_row(r["engine"], r["product"], r["version"] or "-", r["address"], "yes" if r["emulator"] else "no",
+                      str(r["pid"] or "-"), "[green]up[/green]" if r["up"] else "[red]down[/red]")
     return table
+
+
+def _holdings_rows(engine_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What each backend whose engine is up (or embedded) holds in this namespace."""
+    up = {r["engine"] for r in engine_rows if r["up"]}
+    rows = []
+    for reg in REGISTRY.values():
+        if (reg.engine is not None and reg.engine not in up) or not driver_installed(reg.name):
+            continue
+        try:
+            with open_backend(reg.name) as b:
+                held = b.holdings()
+                rows.append({"backend": reg.name, "holds": held.to_dict() if held else None,
+                             "text": held.describe() if held else "a schema without a recorded data set"})
+        except NotLoaded:
+            rows.append({"backend": reg.name, "holds": None, "text": "nothing loaded"})
+        except Exception as exc:  # noqa: BLE001 - status reports, it does not fail
+            rows.append({"backend": reg.name, "holds": None, "text": f"cannot ask: {first_line(exc)}"})
+    return rows
 
 
 @app.command()
@@ -230,24 +360,49 @@ def up(names: EnginesArg = None,
                 for line in lines[1:]:
                     err.print(f"    {line}", highlight=False, markup=False)
                 failed.append(engine.name)
-    out.print(_status_table([e.status() for e in _engines(names)]))
+    out.print(_status_table(_status_rows(_engines(names))))
     if failed:
         raise MMBenchError(f"could not start: {', '.join(failed)}")
 
 
 @app.command()
 def down(names: EnginesArg = None) -> None:
-    """Stop local engines started by `mmbench up`."""
+    """Stop local engines started by `mmbench up` (exit status 1 if one is still running)."""
+    from bench.engines import EngineError
+
+    still = []
     for engine in reversed(_engines(names)):
         with err.status(f"{engine.name}: stopping"):
-            engine.stop()
-    out.print(_status_table([e.status() for e in _engines(names)]))
+            try:
+                engine.stop()
+            except (EngineError, OSError) as exc:
+                err.print(f"{engine.name}: {first_line(exc)}", highlight=False, markup=False)
+        if engine.pid() is not None:
+            still.append(engine.name)
+    out.print(_status_table(_status_rows(_engines(names))))
+    if still:
+        raise MMBenchError(f"still running: {', '.join(still)}")
 
 
 @app.command()
-def status() -> None:
-    """Show each local engine: version, address, emulator or not, pid, up or down."""
-    out.print(_status_table([e.status() for e in _engines(None)]))
+def status(names: EnginesArg = None, as_json: JsonOpt = False) -> None:
+    """Each local engine (version, address, emulator or not, pid, up or down) and what each backend
+    holds in this namespace. Exit status 1 if an engine asked about is down."""
+    rows = _status_rows(_engines(names))
+    held = _holdings_rows(rows)
+    if as_json:
+        sys.stdout.write(json.dumps({"namespace": namespace(), "engines": rows, "backends": held}, indent=2) + "\n")
+    else:
+        out.print(_status_table(rows))
+        table = Table(title=f"what each backend holds (namespace {namespace() or 'default'})")
+        table.add_column("backend")
+        table.add_column("holds")
+        for r in held:
+            table.add_row(r["backend"], r["text"])
+        out.print(table)
+    down_ = [r["engine"] for r in rows if not r["up"]]
+    if down_:
+        raise MMBenchError(f"down: {', '.join(down_)}")
 
 
 # ---------------------------------------------------------------- the benchmark (run, report, compare)
@@ -257,8 +412,6 @@ def _csv(text: str | None) -> list[str]:
 
 
 def _query_selection(text: str) -> tuple[Q, ...]:
-    from models.catalog import READS, WRITES
-
     groups = {"all": (*READS, *WRITES), "reads": READS, "writes": WRITES, "none": ()}
     picked: list[Q] = []
     for name in _csv(text) or ["none"]:
@@ -268,57 +421,63 @@ def _query_selection(text: str) -> tuple[Q, ...]:
 
 @app.command()
 def run(
-    backends_: Annotated[str | None, typer.Option("--backends", help="Comma-separated backends (default: sqlite and every engine that answers)")] = None,
-    queries_: Annotated[str, typer.Option("--queries", help="Comma-separated queries, or all, reads, writes, none")] = "all",
+    backends_: Annotated[str | None, typer.Option("--backends", help="Comma-separated backends (default: sqlite and every engine that answers)",
+                                                  autocompletion=_complete_list(list(REGISTRY)))] = None,
+    queries_: Annotated[str, typer.Option("--queries", help="Comma-separated queries, or all, reads, writes, none",
+                                          autocompletion=_complete_list([*(q.value for q in Q), "all", "reads", "writes", "none"]))] = "all",
     workloads: Annotated[str, typer.Option("--workloads", help="Mixed workloads A-F (YCSB-style), comma-separated, all or none")] = "none",
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help=f"Data sets, comma-separated: {', '.join(DATASETS)}")] = "seed,synthetic",
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help=f"Data sets, comma-separated: {', '.join(DATASETS)}",
+                                         autocompletion=_complete_list(list(DATASETS)))] = "seed,synthetic",
     scale: ScaleOpt = 1,
     seed: SeedOpt = 42,
-    ops: Annotated[int | None, typer.Option("--ops", help="Timed operations per phase", show_default="500")] = None,
-    duration: Annotated[float | None, typer.Option("--duration", help="Seconds per phase, instead of --ops")] = None,
+    ops: Annotated[int | None, typer.Option("--ops", min=1, help="Timed operations per phase and round", show_default="500")] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="Seconds per phase and round, instead of --ops")] = None,
     max_time: Annotated[float, typer.Option("--max-time", help="With --ops: a phase stops after this many seconds")] = 0.5,
-    warmup: Annotated[int, typer.Option("--warmup", help="Untimed operations per phase before timing")] = 20,
-    workers: Annotated[int, typer.Option("--workers", help="Processes, each with its own connection")] = 1,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed operations per phase before timing")] = 20,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Rounds per phase, backends interleaved in a shuffled order each round")] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes, each with its own connection")] = 1,
     rate: Annotated[float | None, typer.Option("--rate", help="Open loop: operations per second (all workers)")] = None,
-    keys: Annotated[str, typer.Option("--keys", help="Workload key choice: uniform or zipfian")] = "uniform",
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the results file")] = Path("results"),
+    keys: Annotated[KeyChoice, typer.Option("--keys", help="Workload key choice")] = KeyChoice("uniform"),  # type: ignore[valid-type]
+    out_dir: Annotated[Path, typer.Option("--out", help="A directory for the results file, or a new FILE.json")] = Path("results"),
     verify: Annotated[bool, typer.Option("--verify", help="Check each query's answer against the reference first")] = False,
     html: Annotated[bool, typer.Option("--html", help="Also write the HTML report next to the results file")] = False,
+    no_load: Annotated[bool, typer.Option("--no-load", help="Measure what each backend holds (it must be the data set asked for)")] = False,
+    no_explain: Annotated[bool, typer.Option("--no-explain", help="Do not explain each phase's first question")] = False,
     batch_size: BatchOpt = 5000,
 ) -> None:
-    """Benchmark: per backend, load each data set, then time every query and workload."""
+    """Benchmark: per data set, load every backend, then time every query and workload in rounds."""
     from bench.report import html_report, terminal_tables
-    from bench.results import load_results
+    from bench.results import check_output, load_results
     from bench.runner import RunSettings, Runner, Target, default_targets
-    from bench.workloads import KEY_DISTRIBUTIONS, parse_workloads
+    from bench.workloads import parse_workloads
 
     if ops is not None and duration is not None:
         raise UsageError("give --ops or --duration, not both")
-    for flag, value, least in (("--ops", ops, 1), ("--workers", workers, 1), ("--warmup", warmup, 0),
-                               ("--batch-size", batch_size, 1), ("--scale", scale, 1)):
-        if value is not None and value < least:
-            raise UsageError(f"{flag} must be at least {least}, not {value}")
     for flag, number in (("--duration", duration), ("--rate", rate), ("--max-time", max_time)):
         if number is not None and number <= 0:
             raise UsageError(f"{flag} must be positive, not {number}")
-    if keys not in KEY_DISTRIBUTIONS:
-        raise UsageError(f"--keys must be one of {', '.join(KEY_DISTRIBUTIONS)}, not {keys!r}")
     datasets = _csv(dataset)
     for name in datasets:
         if name not in DATASETS:
             raise UsageError(f"unknown data set {name!r}; valid: {', '.join(DATASETS)}")
+    check_output(out_dir)  # before anything runs: no measurement is lost to an unusable --out
     names = _csv(backends_)
     targets = [Target.registered(registration(n).name) for n in dict.fromkeys(names)] if names else default_targets()
     settings = RunSettings(
         datasets=tuple(datasets), scale=scale, seed=seed, queries=_query_selection(queries_),
         workloads=tuple(w.letter for w in parse_workloads(workloads)), ops=ops or RunSettings.ops, duration_s=duration,
-        max_time_s=max_time, warmup=warmup, workers=workers, rate=rate, keys=keys, verify=verify,
-        batch_size=batch_size)
+        max_time_s=max_time, warmup=warmup, workers=workers, rate=rate, keys=keys.value, verify=verify,
+        batch_size=batch_size, repeat=repeat, load=not no_load, explain=not no_explain, namespace=namespace())
     if not settings.phases():
         raise UsageError("nothing to run: --queries none and --workloads none")
-    doc = Runner(settings, targets, say=lambda m: err.print(m, highlight=False, markup=False)).run()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True) as bar:
+        runner = Runner(settings, targets, say=lambda m: bar.console.print(m, highlight=False, markup=False),
+                        tick=lambda n, what: bar.update(task, advance=n, description=what or "running"))
+        task = bar.add_task("starting", total=runner.total_steps())
+        doc = runner.run()
     path = doc.write(out_dir)
-    for table in terminal_tables([doc.data]):
+    for table in terminal_tables([doc.validated().dump()]):
         out.print(table)
     out.print(f"results: {path}")
     if html:
@@ -333,39 +492,68 @@ class _RunInterrupted(MMBenchError):
     exit_code = 130
 
 
-ResultsArg = Annotated[list[Path], typer.Argument(help="Results files (results/*.json)")]
+ResultsArg = Annotated[list[str], typer.Argument(help="Results files (results/*.json), or latest")]
 
 
 @app.command()
 def report(
     results: ResultsArg,
     html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here")] = None,
+    format_: Annotated[ReportFormat | None, typer.Option("--format", help="Print (or with --output write) the results in this format")] = None,  # type: ignore[valid-type]
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="With --format: write here instead of printing")] = None,
 ) -> None:
-    """Print the comparison table of results files; with --html, write the HTML report."""
+    """The comparison table of results files; --html or --format html writes the HTML report;
+    --format json|csv|markdown|pytest-benchmark exports one row per (backend, data set, phase)."""
+    from bench.export import export
     from bench.report import html_report, terminal_tables
-    from bench.results import load_all
+    from bench.results import load_all, resolve
 
-    docs = load_all(results)
-    for table in terminal_tables(docs):
-        out.print(table)
-    if html:
-        out.print(f"report: {html_report(docs, html)}")
+    docs = load_all(resolve(r) for r in results)
+    if format_ is None or format_.value == "html":
+        target = html or output or (Path(docs[0]["_path"]).with_suffix(".html") if format_ is not None else None)
+        if target is None:
+            for table in terminal_tables(docs):
+                out.print(table)
+        else:
+            out.print(f"report: {html_report(docs, target)}")
+        return
+    text = export(docs, format_.value)
+    if output:
+        output.write_text(text)
+        out.print(f"{format_.value}: {output}")
+    else:
+        sys.stdout.write(text)
 
 
 @app.command()
 def compare(
-    a: Annotated[Path, typer.Argument(help="Results file A (the baseline)")],
-    b: Annotated[Path, typer.Argument(help="Results file B")],
+    a: Annotated[str, typer.Argument(help="Results file A (the baseline), or latest")],
+    b: Annotated[str, typer.Argument(help="Results file B, or latest")],
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 on a significant regression beyond this, e.g. p50:10%")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Compare two runs: for each backend and query in both, p50 and p99 of B / A."""
-    from bench.report import compare_table
-    from bench.results import load_results
+    """Compare two runs: per backend, data set and phase, B / A with its 95% interval and a verdict
+    (faster / slower only when the interval excludes 1, else ≈). --fail-on makes it a CI gate."""
+    from bench.compare import compare_runs, compare_table, parse_threshold, regressions
+    from bench.results import load_results, resolve
 
-    table, notes = compare_table(load_results(a), load_results(b))
-    out.print(table)
-    for note in notes:
-        out.print(f"differs: {note}", highlight=False)
+    threshold = parse_threshold(fail_on) if fail_on else None
+    doc_a, doc_b = load_results(resolve(a)), load_results(resolve(b))
+    rows, warnings = compare_runs(doc_a, doc_b)
+    bad = regressions(rows, threshold) if threshold else []
+    if as_json:
+        sys.stdout.write(json.dumps({"a": doc_a["id"], "b": doc_b["id"], "rows": rows, "warnings": warnings,
+                                     "regressions": bad}, indent=2) + "\n")
+    else:
+        out.print(compare_table(doc_a, doc_b, rows))
+        for note in warnings:
+            err.print(f"warning: the runs differ: {note}", highlight=False, markup=False)
+    if bad:
+        raise MMBenchError(f"{len(bad)} significant regression(s) beyond {fail_on}: "
+                           + "; ".join(f"{r['backend']} {r['dataset']} {r['phase']} ×{r['p50']['value']:.2f}" for r in bad[:3]))
 
+
+# ---------------------------------------------------------------- entry point
 
 def _fail(message: str, code: int) -> NoReturn:
     err.print(f"[red]mmbench:[/red] {message}", highlight=False, soft_wrap=True)
@@ -375,20 +563,21 @@ def _fail(message: str, code: int) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every expected failure into one line."""
     try:
-        code = app(args=argv, standalone_mode=False)  # a command's typer.Exit(n) comes back as n
+        code = app(args=argv, standalone_mode=False, prog_name="mmbench")  # a command's typer.Exit(n) comes back as n
         if isinstance(code, int) and code:
             raise SystemExit(code)
     except MMBenchError as exc:
         _fail(str(exc), exc.exit_code)
-    except (click.exceptions.Exit, typer.Exit) as exc:
+    except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
-    except (click.ClickException, _typer_click.ClickException) as exc:
-        message = exc.format_message().replace("\n", " ").strip()
+    except typer.Abort:
+        _fail("interrupted", 130)
+    except typer.TyperException as exc:  # click's usage errors (typer's public base of them)
+        text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        message = text.replace("\n", " ").strip()
         if not message:  # `mmbench` alone: the help was printed
             raise SystemExit(2) from None
         _fail(message, 2)
-    except (click.exceptions.Abort, typer.Abort):
-        _fail("interrupted", 130)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as exc:  # a driver or engine error we did not foresee: still one line

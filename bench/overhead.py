@@ -22,7 +22,9 @@ import statistics
 import time
 from typing import Any, ClassVar, Self
 
-from backends.base import Backend, EngineInfo
+from collections.abc import Mapping
+
+from backends.base import Backend, EngineInfo, Explanation, Holdings, Statement, Work, answer_size, run_query
 from models.catalog import CATALOG, Q
 from models.dataset import EntityKind
 
@@ -42,7 +44,25 @@ class NoopBackend(Backend):
 
     def reset(self) -> None: ...
 
+    def begin_load(self) -> None: ...
+
     def write_batch(self, kind: EntityKind, rows: list[Any]) -> None: ...
+
+    def end_load(self, holdings: Holdings) -> None:
+        self._holdings = holdings
+
+    def abort_load(self) -> None: ...
+
+    def holdings(self) -> Holdings | None:
+        return getattr(self, "_holdings", None)
+
+    def record_writes(self, n: int) -> None: ...
+
+    def explain(self, query: Q | str, params: Mapping[str, Any]) -> Explanation:
+        answer = run_query(self, query, params)
+        return Explanation(self.name, str(query), dict(params), self.tier(query).value,
+                           [Statement("sql", f"-- {query}: nothing is sent")], None, [],
+                           Work(answer_size(answer), 0, 0, 0, reasons={}), notes=["a no-op backend: no plan"])
 
     def close(self) -> None: ...
 
@@ -52,24 +72,25 @@ class NoopBackend(Backend):
 
 for _q in Q:  # every catalog method: return at once
     setattr(NoopBackend, _q.value, NoopBackend._nothing)
-NoopBackend.__abstractmethods__ = frozenset()
+NoopBackend.__abstractmethods__ = frozenset()  # the catalog methods were set just now
 
 
 def harness_cost(ops: int = 200_000, query: Q = Q.PATIENT_BY_ID) -> dict[str, float]:
     """Nanoseconds per operation of harness cost on NoopBackend (see the module docstring)."""
     from bench.datasets import make_dataset
-    from bench.runner import PhaseSpec, _Errors, _prepare, closed_loop, measure
+    from bench.settings import PhaseSpec
     from bench.stats import Latencies
+    from bench.timing import Errors, closed_loop, measure, prepare
     from bench.workloads import QUERY_PHASES
     from models.sampling import SampleSource
 
     spec = PhaseSpec(QUERY_PHASES[query.value], SampleSource.from_dataset(make_dataset("seed"), 1), "overhead",
                      0, warmup=1000, ops=ops, time_cap_s=600)
     backend = NoopBackend()
-    calls = _prepare(backend, spec.stream(), ops, [], {})
+    calls = prepare(backend, spec.worker_ops(0), ops, [], {})
     lat: list[int] = []
     cpu, wall = time.process_time_ns(), time.perf_counter_ns()
-    closed_loop(calls, lat, _Errors(), wall + 600 * 10**9)
+    closed_loop(calls, lat, Errors(), wall + 600 * 10**9)
     wall, cpu = time.perf_counter_ns() - wall, time.process_time_ns() - cpu
     recorded = Latencies.from_ns(lat)
     started = time.perf_counter_ns()

@@ -26,6 +26,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rich.table import Table
 from rich.text import Text
 
+from bench.uncertainty import shaky_p99
+
 PERCENTILE_KEYS = (("p50_us", "p50"), ("p90_us", "p90"), ("p99_us", "p99"), ("p999_us", "p99.9"))
 ENTITY_KINDS = ("patients", "diagnoses", "lab_results", "variants")
 
@@ -119,7 +121,8 @@ class View:
 
     def fastest(self, dataset: str, phase: str, key: str = "p50_us") -> float | None:
         # A backend known to answer wrongly is never the baseline the others are measured against.
-        values = [c["latency"][key] for c in self.row(dataset, phase).values() if ok(c) and c.get("verified") is not False]
+        pick = p50_of if key == "p50_us" else p99_of if key == "p99_us" else (lambda c: c["latency"][key])
+        values = [pick(c) for c in self.row(dataset, phase).values() if ok(c) and c.get("verified") is not False]
         return min(values) if values else None
 
 
@@ -130,14 +133,18 @@ def ok(cell: dict[str, Any] | None) -> bool:
 # ---------------------------------------------------------------- terminal
 
 def terminal_tables(docs: Iterable[dict[str, Any]]) -> list[Table]:
-    """Per data set: phases as rows, backends as columns; p50 and p99, each as a multiple of the
-    fastest backend's (green: fastest). Emulators and client-side phases are marked."""
+    """Per data set: phases as rows, backends as columns; p50 (with its multiple of the fastest
+    backend's and the verdict: `≈` where the 95% intervals say no difference) and p99.
+    Emulators, client-side phases, shaky percentiles and client-bound phases are marked."""
     view = View.of(docs)
     tables = []
     for dataset in view.datasets:
-        table = Table(title=f"latency on {dataset} (p50 / p99, × = multiple of the fastest)",
+        table = Table(title=f"latency on {dataset}: p50 (× the fastest, verdict) and p99",
                       caption="emulator: a local API emulator, not the real engine's performance; "
-                              "\\[client]: answered client-side (scan, filter or join in Python)",
+                              "\\[client]: answered client-side (scan, filter or join in Python); "
+                              "≈: not different from the fastest at this noise (95% interval includes 1); "
+                              "p99*: fewer than 10 operations beyond it; "
+                              "CPU!: the client used more CPU than the engine (this phase measured the client)",
                       caption_justify="left", show_lines=True)
         table.add_column("phase", style="bold", no_wrap=True)
         for s in view.series.values():
@@ -147,9 +154,7 @@ def terminal_tables(docs: Iterable[dict[str, Any]]) -> list[Table]:
             table.add_column(header, justify="right")
         for phase in view.phases[dataset]:
             best50, best99 = view.fastest(dataset, phase), view.fastest(dataset, phase, "p99_us")
-            cells = []
-            for key in view.series:
-                cells.append(_terminal_cell(view.cells.get((dataset, phase, key)), best50, best99))
+            cells = [_terminal_cell(view.cells.get((dataset, phase, key)), best50, best99) for key in view.series]
             table.add_row(phase, *cells)
         tables.append(table)
     return tables
@@ -163,13 +168,19 @@ def _terminal_cell(cell: dict[str, Any] | None, best50: float | None, best99: fl
     if not ok(cell):
         return Text(cell["status"] if cell["status"] != "ok" else "no ops", style="red")
     lat, out = cell["latency"], Text()
-    for key, best, sep in (("p50_us", best50, "\n"), ("p99_us", best99, "")):
-        ratio = lat[key] / best if best else 1.0
-        style = "green" if ratio < 1.005 else "red" if ratio >= 10 else ""
-        out.append(f"{fmt_us(lat[key])} ", style=style)
-        out.append(fmt_ratio(ratio) + sep, style=style or "dim")
+    vs = (cell.get("stats") or {}).get("vs_fastest")
+    ratio = vs["value"] if vs else (lat["p50_us"] / best50 if best50 else 1.0)
+    fastest = ratio < 1.005
+    style = "green" if fastest else "red" if ratio >= 10 else ""
+    out.append(f"{fmt_us(p50_of(cell))} ", style=style)
+    out.append(fmt_ratio(ratio), style=style or "dim")
+    if vs and not fastest:
+        out.append(" ≈" if vs["verdict"] == "≈" else "", style="dim")
+    out.append(f"\np99 {fmt_us(p99_of(cell))}" + ("*" if shaky_p99(cell["ops"]) else ""), style="dim")
     if cell.get("tier") == "client":
         out.append("\n[client]", style="cyan")  # Text: no markup
+    if (cell.get("cpu") or {}).get("client_bound"):
+        out.append("\nCPU!", style="magenta")
     if cell.get("errors"):
         out.append(f"\n{cell['errors']} errors", style="red")
     if cell.get("verified") is False:
@@ -177,47 +188,15 @@ def _terminal_cell(cell: dict[str, Any] | None, best50: float | None, best99: fl
     return out
 
 
-def compare_table(a: dict[str, Any], b: dict[str, Any]) -> tuple[Table, list[str]]:
-    """Same (data set, backend, phase) in runs A and B: p50 and p99 of each and B / A.
-    Also notes on what differs between the runs (engine versions, settings, machine)."""
-    table = Table(title=f"B / A   (A = {a['id']}, B = {b['id']}; > 1: B is slower)", show_lines=False)
-    for col in ("dataset", "backend", "phase", "p50 A", "p50 B", "p50 B/A", "p99 A", "p99 B", "p99 B/A"):
-        table.add_column(col, justify="left" if col in ("dataset", "backend", "phase") else "right")
-    index_b = {(r["dataset"], r["backend"], r["phase"]): r for r in b["results"]}
-    for r in a["results"]:
-        other = index_b.get((r["dataset"], r["backend"], r["phase"]))
-        if other is None:
-            continue
-        row = [r["dataset"], r["backend"], r["phase"]]
-        for key in ("p50_us", "p99_us"):
-            if ok(r) and ok(other):
-                ratio = other["latency"][key] / r["latency"][key] if r["latency"][key] else math.inf
-                style = "red" if ratio > 1.1 else "green" if ratio < 1 / 1.1 else ""
-                row += [fmt_us(r["latency"][key]), fmt_us(other["latency"][key]), Text(f"{ratio:.2f}", style=style)]
-            else:
-                row += [fmt_us(r["latency"][key]) if ok(r) else r["status"],
-                        fmt_us(other["latency"][key]) if ok(other) else other["status"], Text("-")]
-        table.add_row(*row)
-    return table, _differences(a, b)
+def p50_of(cell: dict[str, Any]) -> float:
+    """The phase's p50: the median over its rounds (the merged histogram's p50 for old files)."""
+    stats = cell.get("stats")
+    return stats["p50_us"]["value"] if stats else cell["latency"]["p50_us"]
 
 
-def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    notes = []
-    for name in sorted(set(a["backends"]) & set(b["backends"])):
-        ea, eb = (a["backends"][name].get("engine") or {}), (b["backends"][name].get("engine") or {})
-        if ea and eb and (ea.get("product"), ea.get("version")) != (eb.get("product"), eb.get("version")):
-            notes.append(f"{name}: engine {ea.get('product')} {ea.get('version')} "
-                         f"vs {eb.get('product')} {eb.get('version')}")
-    sa, sb = a["settings"], b["settings"]
-    for key in sorted(set(sa) | set(sb)):
-        if sa.get(key) != sb.get(key) and key not in ("backends",):
-            notes.append(f"setting {key}: {sa.get(key)!r} vs {sb.get(key)!r}")
-    for key in ("cpu_model", "cpu_cores_logical", "memory_bytes", "os"):
-        if a["machine"].get(key) != b["machine"].get(key):
-            notes.append(f"machine {key}: {a['machine'].get(key)!r} vs {b['machine'].get(key)!r}")
-    if a["tool"].get("git_commit") != b["tool"].get("git_commit"):
-        notes.append(f"tool commit: {a['tool'].get('git_commit')} vs {b['tool'].get('git_commit')}")
-    return notes
+def p99_of(cell: dict[str, Any]) -> float:
+    stats = cell.get("stats")
+    return stats["p99_us"]["value"] if stats else cell["latency"]["p99_us"]
 
 
 # ---------------------------------------------------------------- HTML

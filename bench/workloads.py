@@ -65,8 +65,10 @@ class Phase(abc.ABC):
         return any(CATALOG[q].is_write for q in self.queries)
 
     @abc.abstractmethod
-    def ops(self, source: SampleSource, seed: str, base_index: int, keys: str = "uniform") -> Iterator[Op]:
-        """The operations at positions 0, 1, 2, ... (endless, deterministic for `seed`)."""
+    def ops(self, source: SampleSource, seed: str, base_index: int, keys: str = "uniform",
+            positions: Iterator[int] | None = None) -> Iterator[Op]:
+        """The operations at positions 0, 1, 2, ... (endless, deterministic for `seed`); their
+        write indices are `base_index + position`, or the values of `positions` if given."""
 
     def __reduce__(self) -> tuple[Any, ...]:  # phases travel to worker processes by name
         return phase_by_name, (self.name,)
@@ -91,10 +93,11 @@ class QueryPhase(Phase):
     def queries(self) -> tuple[Q, ...]:  # type: ignore[override]
         return (self.query,)
 
-    def ops(self, source: SampleSource, seed: str, base_index: int, keys: str = "uniform") -> Iterator[Op]:
-        rng, spec, call = random.Random(seed), CATALOG[self.query], self.query.value
-        for position in count():
-            yield Op(0, call, spec.sample(source, rng, base_index + position))
+    def ops(self, source: SampleSource, seed: str, base_index: int, keys: str = "uniform",
+            positions: Iterator[int] | None = None) -> Iterator[Op]:
+        rng, sample, call = random.Random(seed), CATALOG[self.query].sample, self.query.value
+        for op_index in positions or count(base_index):
+            yield Op(0, call, sample(source, rng, op_index))
 
 
 # ---------------------------------------------------------------- workloads
@@ -203,15 +206,16 @@ class Workload(Phase):
     def describe(self) -> str:
         return f"{self.title}: " + " / ".join(f"{share:.0%} {op}" for op, share in self.mix)
 
-    def ops(self, source: SampleSource, seed: str, base_index: int, keys: str = "uniform") -> Iterator[Op]:
+    def ops(self, source: SampleSource, seed: str, base_index: int, keys: str = "uniform",
+            positions: Iterator[int] | None = None) -> Iterator[Op]:
         rng = random.Random(seed)
         draw = _Draw(source, rng, keys)
         builders = [getattr(draw, op) for op, _ in self.mix]
         cum = list(accumulate(share for _, share in self.mix))
         labels = range(len(self.mix))
-        for position in count():
+        for op_index in positions or count(base_index):
             label = rng.choices(labels, cum_weights=cum)[0]
-            call, params = builders[label](base_index + position)
+            call, params = builders[label](op_index)
             yield Op(label, str(call), params)
 
 

@@ -16,7 +16,9 @@ from backends import open_backend
 from bench.datasets import make_dataset
 from bench.engines.postgres import Postgres
 from bench.overhead import NoopBackend
-from bench.runner import PhaseSpec, RunSettings, Runner, Target, WorkerPool, combine, measure
+from bench.pool import WorkerPool
+from bench.runner import PhaseSpec, RunSettings, Runner, Target, combine
+from bench.timing import Outcome, measure
 from bench.stats import Latencies
 from bench.workloads import QUERY_PHASES, WORKLOADS
 from models.catalog import Q
@@ -31,14 +33,15 @@ def spec_for(query: str, ops: int, **kw) -> PhaseSpec:
                      kw.pop("time_cap_s", 60.0), **kw)
 
 
-def latency(outcome: dict, key: str = "labels") -> Latencies:
-    return Latencies.from_wire(outcome[key][0] if key == "labels" else outcome[key])
+def latency(outcome: Outcome, key: str = "labels") -> Latencies:
+    return Latencies.from_wire(outcome.labels[0] if key == "labels" else outcome.service)
 
 
 def test_closed_loop_counts_every_operation() -> None:
     out = measure(NoopBackend(), spec_for("patient_by_id", 500, warmup=20))
-    assert out["state"] == "ok" and out["errors"] == 0
-    assert latency(out).count == 500 and out["service"] is None
+    assert out.state == "ok" and out.errors == 0
+    assert latency(out).count == 500 and out.service is None
+    assert out.cpu_ns > 0  # the worker's own CPU time for its share
 
 
 def test_open_loop_charges_the_queueing_delay() -> None:
@@ -55,20 +58,20 @@ def test_open_loop_charges_the_queueing_delay() -> None:
 
 def test_closed_loop_on_the_same_backend_hides_the_queue() -> None:
     out = measure(SleepBackend(), spec_for("patient_by_id", 20))
-    assert out["service"] is None and latency(out).count == 20
+    assert out.service is None and latency(out).count == 20
     assert latency(out).max_ns < (20 * 10 - 19 * 2) * 1e6  # nothing queues in a closed loop
 
 
 def test_errors_are_counted_and_left_out_of_the_histogram() -> None:
     out = measure(FlakyBackend(), spec_for("patient_by_id", 100))
-    assert out["state"] == "ok" and out["errors"] == 10
-    assert latency(out).count == 90 and out["error"] == "ConnectionError: lost a packet"
+    assert out.state == "ok" and out.errors == 10
+    assert latency(out).count == 90 and out.error == "ConnectionError: lost a packet"
 
 
 def test_consecutive_errors_abort_the_phase() -> None:
     out = measure(FlakyBackend(), spec_for("variant_by_id", 100))
-    assert out["state"] == "failed" and out["errors"] == 3
-    assert out["error"] == "ConnectionError: connection refused" and latency(out).count == 0
+    assert out.state == "failed" and out.errors == 3
+    assert out.error == "ConnectionError: connection refused" and latency(out).count == 0
 
 
 def test_workers_merge_their_histograms_and_share_positions() -> None:
@@ -84,8 +87,8 @@ def test_workers_merge_their_histograms_and_share_positions() -> None:
     assert sum(counts) == 301
     entry = combine(spec.phase, outcomes, NoopBackend.tier(Q.PATIENT_BY_ID))
     merged = Latencies.merged(latency(o) for o in outcomes)
-    assert entry["ops"] == 301 and entry["latency"] == merged.summary()
-    assert entry["histogram"] == merged.encode()
+    assert entry["ops"] == 301 and entry["total"].summary() == merged.summary()
+    assert entry["total"].encode() == merged.encode()
 
 
 @pytest.fixture()
@@ -196,13 +199,13 @@ def test_open_loop_counts_operations_still_waiting_at_the_deadline() -> None:
     """An engine too slow for the rate: the calls due but never started are not dropped."""
     import time as _time
 
-    from bench.runner import _Errors, open_loop
+    from bench.timing import Errors, open_loop
 
     calls = [(lambda: _time.sleep(0.02), {})] * 10
     lat: list[int] = []
     service: list[int] = []
     start = _time.perf_counter_ns()
-    open_loop(calls, lat, service, _Errors(), start + 30_000_000, start, 1_000_000, 0, 1)
+    open_loop(calls, lat, service, Errors(), start + 30_000_000, start, 1_000_000, 0, 1)
     assert len(service) == 2  # two calls ran before the deadline passed
     assert len(lat) == 10     # the eight already due still count, with what they waited
     assert all(later <= earlier for earlier, later in zip(lat[2:], lat[3:]))  # later due: waited less

@@ -1,0 +1,238 @@
+"""The only place that takes time: the timed loops and the measurement of one phase by one worker.
+
+Everything else in the harness prepares work for this module or reads what it returns.
+Operations are drawn and their methods bound BEFORE timing, in chunks (`CHUNK`) between
+timed segments; each latency is one `perf_counter_ns` difference appended to a flat list;
+the list goes into an HdrHistogram after the loop (`bench.stats`).
+
+- Closed loop (default): the next operation starts when the previous one ends.
+- Open loop (`rate`): operation i is due at start + i/rate whatever happened before; its
+  latency is measured from that due time, so an engine that stalls is charged for the queue it
+  causes (no coordinated omission). The time spent serving each operation is kept too.
+
+A worker also reads its own CPU time (`process_time_ns`) around its share of a phase, drawing
+included: the client's CPU per operation in every results file (#21).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from backends.base import Backend, BackendError
+from bench.settings import PhaseSpec
+from bench.stats import Latencies
+from bench.workloads import Op, bind
+from models.errors import first_line as message_of
+
+MAX_CONSECUTIVE_ERRORS = 3
+CHUNK = 4096                    # closed loop: operations drawn per timed segment
+SPIN_NS = 100_000               # open loop: sleep until this close to the due time, then spin
+WARMUP_TIME_SHARE = 0.25        # warmup stops after this share of the phase's time cap
+WORKER_GRACE_S = 120.0          # a worker silent this long past its phase's time cap is stopped
+
+Call = tuple[Callable[..., Any], dict[str, Any]]
+
+
+def first_line(exc: BaseException) -> str:
+    """One line for a results file: our own errors as they are, others with their type."""
+    text = message_of(exc)
+    name = type(exc).__name__
+    return text if isinstance(exc, BackendError) or text == name else f"{name}: {text}"
+
+
+class Aborted(Exception):
+    """Too many consecutive errors: the phase stops."""
+
+
+@dataclass
+class Errors:
+    count: int = 0
+    positions: list[int] = field(default_factory=list)
+    first: str | None = None
+
+    def add(self, position: int, exc: BaseException) -> None:
+        """Note a failed operation; raise Aborted after MAX_CONSECUTIVE_ERRORS in a row."""
+        self.count += 1
+        self.positions.append(position)
+        if self.first is None:
+            self.first = first_line(exc)
+        last = self.positions[-MAX_CONSECUTIVE_ERRORS:]
+        if len(last) == MAX_CONSECUTIVE_ERRORS and last[-1] - last[0] == MAX_CONSECUTIVE_ERRORS - 1:
+            raise Aborted(self.first)
+
+
+@dataclass
+class Outcome:
+    """One worker's measurement of one phase, as it travels between processes."""
+
+    state: str                    # ok, failed, interrupted
+    error: str | None
+    errors: int
+    elapsed_ns: int               # wall time of the timed part
+    cpu_ns: int                   # this worker's CPU time for its share (drawing included)
+    cost: dict[str, float]        # engine-reported cost (take_cost)
+    labels: list[dict[str, Any]]  # per operation type: Latencies.to_wire() of the good operations
+    service: dict[str, Any] | None = None  # open loop: service times
+    lost: bool = False            # the worker died or hung
+
+    @classmethod
+    def lost_worker(cls, n_labels: int, state: str, error: str) -> Outcome:
+        empty = Latencies().to_wire()
+        return cls(state, error, 0, 0, 0, {}, [empty] * n_labels, None, lost=True)
+
+
+def closed_loop(calls: list[Call], lat: list[int], errors: Errors, deadline_ns: int) -> bool:
+    """Run `calls` back to back, appending each latency (ns) to `lat`; False once past the deadline."""
+    clock = time.perf_counter_ns
+    append = lat.append
+    for fn, kw in calls:
+        t0 = clock()
+        try:
+            fn(**kw)
+        except Exception as exc:  # noqa: BLE001 - any driver error counts as a failed operation
+            errors.add(len(lat), exc)
+        t1 = clock()
+        append(t1 - t0)
+        if t1 > deadline_ns:
+            return False
+    return True
+
+
+def open_loop(calls: list[Call], lat: list[int], service: list[int], errors: Errors, deadline_ns: int,
+              start_ns: int, period_ns: float, offset: int, stride: int) -> None:
+    """Run call k at its due time start + (offset + k*stride) * period; latency counts from the due time.
+
+    Stopped by the deadline, the calls already due but never started still count, with the
+    time they waited so far as their latency (a lower bound): the slowest ones are not dropped."""
+    clock, sleep = time.perf_counter_ns, time.sleep
+    append, append_service = lat.append, service.append
+    i = offset
+    for k, (fn, kw) in enumerate(calls):
+        due = start_ns + int(i * period_ns)
+        i += stride
+        now = clock()
+        if now < due:
+            if due - now > SPIN_NS:
+                sleep((due - now - SPIN_NS) / 1e9)
+            while clock() < due:
+                pass
+        t0 = clock()
+        try:
+            fn(**kw)
+        except Exception as exc:  # noqa: BLE001
+            errors.add(len(lat), exc)
+        t1 = clock()
+        append(t1 - due)
+        append_service(t1 - t0)
+        if t1 > deadline_ns:
+            for j in range(len(calls) - k - 1):
+                waiting_since = start_ns + int((i + j * stride) * period_ns)
+                if waiting_since > t1:
+                    break
+                append(t1 - waiting_since)
+            return
+
+
+def prepare(backend: Backend, ops: Iterator[Op], n: int, labels: list[int],
+            bound: dict[str, Callable[..., Any]]) -> list[Call]:
+    """The next `n` operations as (bound method, params), their labels appended to `labels`."""
+    out = []
+    for label, call, params in islice(ops, n):
+        fn = bound.get(call)
+        if fn is None:
+            fn = bound[call] = bind(backend, call)
+        out.append((fn, params))
+        labels.append(label)
+    return out
+
+
+def measure(backend: Backend, spec: PhaseSpec, worker: int = 0, barrier: Any = None) -> Outcome:
+    """Warm up, then time this worker's share of `spec` on `backend`. Never raises for a failing
+    engine or Ctrl-C: the outcome (partial if so) says what happened."""
+    clock, cpu_clock = time.perf_counter_ns, time.process_time_ns
+    n_warm, n_timed = spec.counts(worker)
+    ops = spec.worker_ops(worker)
+    bound: dict[str, Callable[..., Any]] = {}
+    lat: list[int] = []
+    service: list[int] = []
+    labels: list[int] = []
+    errors = Errors()
+    state, elapsed_ns, cpu_ns = "ok", 0, 0
+    cap_ns = int(spec.time_cap_s * 1e9)
+    try:
+        closed_loop(prepare(backend, ops, n_warm, [], bound), [], Errors(), clock() + int(cap_ns * WARMUP_TIME_SHARE))
+        cpu0 = cpu_clock()
+        # Operations are drawn before the workers start together: an open-loop schedule is
+        # one for all, and drawing must not eat a closed loop's time cap.
+        calls = prepare(backend, ops, n_timed if spec.rate else min(n_timed, CHUNK), labels, bound)
+        if barrier is not None:
+            barrier.wait(timeout=spec.time_cap_s + WORKER_GRACE_S)
+        backend.take_cost()  # forget the warmup's cost
+        try:
+            if spec.rate:
+                start = clock()
+                try:
+                    open_loop(calls, lat, service, errors, start + cap_ns, start, 1e9 / spec.rate, worker,
+                              spec.workers)
+                finally:
+                    elapsed_ns = clock() - start
+            else:
+                deadline, left, more = clock() + cap_ns, n_timed, True
+                while calls and more:
+                    left -= len(calls)
+                    start = clock()
+                    try:
+                        more = closed_loop(calls, lat, errors, deadline)
+                    finally:
+                        elapsed_ns += clock() - start
+                    calls = prepare(backend, ops, min(left, CHUNK), labels, bound) if left > 0 and more else []
+        finally:
+            cpu_ns = cpu_clock() - cpu0
+    except Aborted as exc:
+        state, errors.first = "failed", str(exc)
+        if barrier is not None:
+            barrier.abort()
+    except threading.BrokenBarrierError:
+        state, errors.first = "failed", errors.first or "another worker failed"
+    except KeyboardInterrupt:
+        state = "interrupted"
+    except Exception as exc:  # noqa: BLE001 - drawing parameters or binding failed
+        state, errors.first = "failed", first_line(exc)
+        if barrier is not None:
+            barrier.abort()
+    try:
+        cost = backend.take_cost()
+    except Exception:  # noqa: BLE001 - the engine may be gone
+        cost = {}
+    return _outcome(spec, lat, service, labels, errors, state, elapsed_ns, cpu_ns, cost)
+
+
+def _outcome(spec: PhaseSpec, lat: list[int], service: list[int], labels: list[int], errors: Errors,
+             state: str, elapsed_ns: int, cpu_ns: int, cost: dict[str, float]) -> Outcome:
+    """A worker's measurements on the wire: per label an encoded histogram of the good operations."""
+    failed = set(errors.positions)
+    by_label: list[list[int]] = [[] for _ in spec.phase.labels]
+    if failed:
+        for i, ns in enumerate(lat):
+            if i not in failed:
+                by_label[labels[i]].append(ns)
+        good_service = [ns for i, ns in enumerate(service) if i not in failed]
+    elif len(by_label) == 1:
+        by_label[0], good_service = lat, service
+    else:
+        for label, ns in zip(labels, lat, strict=False):
+            by_label[label].append(ns)
+        good_service = service
+    return Outcome(state, errors.first, errors.count, elapsed_ns, cpu_ns, cost,
+                   [Latencies.from_ns(v).to_wire() for v in by_label],
+                   Latencies.from_ns(good_service).to_wire() if spec.rate else None)
+
+
+def wall_clock() -> float:
+    """Seconds on the monotonic clock, for progress and phase wall times (not for measurements)."""
+    return time.perf_counter()
