@@ -10,16 +10,18 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bench.report import compare_table, fmt_us, html_report, terminal_tables
+from bench.compare import compare_runs, compare_table
+from bench.report import fmt_us, html_report, terminal_tables
 from bench.results import SCHEMA, ResultsDoc, load_results, scrub
 from bench.stats import Latencies
 from models.errors import UsageError
 
 
 @pytest.mark.parametrize(("text", "clean"), [
-    ("postgresql+psycopg://bob:s3cret@db:5432/x", "postgresql+psycopg://bob:***@db:5432/x"),
-    ("mongodb://u:p%40ss@h1,h2/?authSource=admin", "mongodb://u:***@h1,h2/?authSource=admin"),
-    ("bolt://neo4j@127.0.0.1:7687", "bolt://neo4j@127.0.0.1:7687"),
+    ("postgresql+psycopg://bob:s3cret@db:5432/x", "postgresql+psycopg://***@db:5432/x"),
+    ("mongodb://u:p%40ss@h1,h2/?authSource=admin", "mongodb://***@h1,h2/?authSource=admin"),
+    ("failed: postgresql://u:p@ss@word@127.0.0.1:1/db down", "failed: postgresql://***@127.0.0.1:1/db down"),
+    ("bolt://127.0.0.1:7687", "bolt://127.0.0.1:7687"),
     ("connect failed: password=hunter2 host=x", "connect failed: password=*** host=x"),
     ("AWS_SECRET_ACCESS_KEY: 'abc/def'", "AWS_SECRET_ACCESS_KEY: '***'"),
 ])
@@ -39,8 +41,9 @@ def document(tmp_path: Path, scale: float = 1.0) -> dict:
     doc = ResultsDoc({"ops": 10})
     doc.data["datasets"]["seed"] = {"name": "seed", "scale": None, "seed": None,
                                     "rows": {"patients": 12, "diagnoses": 21, "lab_results": 22, "variants": 10}}
-    kinds = {k: {"rows": 10, "rows_per_s": 1000.0 * (i + 1)} for i, k in
-             enumerate(("patients", "diagnoses", "lab_results", "variants"))}
+    kinds = {k: {"rows": 10, "produce_s": 0.0, "write_s": 0.01 / (i + 1), "index_s": 0.0,
+                 "rows_per_s": 1000.0 * (i + 1), "insert_rows_per_s": 1000.0 * (i + 1)}
+             for i, k in enumerate(("patients", "diagnoses", "lab_results", "variants"))}
     for name, emulator in (("sqlite", False), ("dynamodb", True)):
         b = doc.backend(name)
         b.update(model="x", engine={"product": name, "version": "1", "emulator": emulator,
@@ -51,7 +54,8 @@ def document(tmp_path: Path, scale: float = 1.0) -> dict:
         entry("sqlite", "variant_by_id", int(50_000 * scale)), entry("dynamodb", "variant_by_id", 2_000_000),
         entry("sqlite", "diagnosis_counts", 100_000), entry("dynamodb", "diagnosis_counts", 9_000_000, tier="client"),
         entry("sqlite", "add_patient", 300_000),
-        {**entry("dynamodb", "add_patient", 1), "status": "failed", "error": "ConnectionError: gone", "ops": 0},
+        {**entry("dynamodb", "add_patient", 1), "status": "failed", "error": "ConnectionError: gone", "ops": 0,
+         "latency": None, "histogram": None},
     ])
     doc.finish()
     return load_results(doc.write(tmp_path))
@@ -91,15 +95,19 @@ def test_html_report_is_self_contained_and_marks_emulators(tmp_path: Path) -> No
     assert "neo4j: cannot reach Neo4j" in page
 
 
-def test_compare_gives_ratios_of_the_same_backend_and_query(tmp_path: Path) -> None:
+def test_compare_gives_ratios_with_intervals_of_the_same_backend_and_query(tmp_path: Path) -> None:
     a, b = document(tmp_path), document(tmp_path, scale=2.0)
-    table, notes = compare_table(a, b)
-    console = Console(width=200, record=True)
-    console.print(table)
+    rows, notes = compare_runs(a, b)
+    console = Console(width=250, record=True)
+    console.print(compare_table(a, b, rows))
     text = console.export_text()
     row = lambda *cells: re.search(r"[\s│]+".join(map(re.escape, cells)), text)  # noqa: E731
-    assert row("seed", "sqlite", "variant_by_id", "50.0 µs", "100 µs", "2.00", "500 µs", "1.00 ms", "2.00")
+    assert row("seed", "sqlite", "variant_by_id", "50.0 µs", "100 µs", "×2.00")
     assert row("seed", "dynamodb", "add_patient", "failed", "failed", "-")
+    sqlite = next(r for r in rows if (r["backend"], r["phase"]) == ("sqlite", "variant_by_id"))
+    assert sqlite["p50"]["verdict"] == "slower" and sqlite["p50"]["lo"] > 1  # every latency doubled
+    same = next(r for r in rows if (r["backend"], r["phase"]) == ("dynamodb", "variant_by_id"))
+    assert same["p50"]["verdict"] == "≈" and same["p50"]["value"] == 1.0
     assert notes == []  # same settings, machine and engines
 
 

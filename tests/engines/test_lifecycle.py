@@ -18,7 +18,6 @@ import psutil
 import pytest
 
 from bench.engines import ENGINE_NAMES, EngineError, get_engine, maven
-from bench.engines.__main__ import format_table
 from bench.engines.base import Engine, LaunchSpec
 from bench.engines.process import live_pid, log_tail, read_pidfile, terminate_group, write_pidfile
 
@@ -209,13 +208,6 @@ def test_missing_java_is_one_line_of_advice(monkeypatch: pytest.MonkeyPatch) -> 
         maven.find_java("cassandra", (17,))
     message = str(info.value)
     assert "\n" not in message and "cassandra needs Java 17" in message and "apt-get install" in message
-
-
-def test_status_table_is_plain_text() -> None:
-    toy = Toy()
-    table = format_table([toy.status()])
-    assert table.splitlines()[0].split()[:3] == ["ENGINE", "STATE", "VERSION"]
-    assert "toy" in table and "down" in table
 
 
 def test_missing_postgres_without_root_is_one_line_of_advice(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,6 @@
 """The pytest-benchmark suite: the same catalog, parameters and backends as `mmbench run`.
 
-Run it with `pytest bench/` (the project's `testpaths` is `tests`, so it runs only when
+Run it with `pytest benchmarks/` (the project's `testpaths` is `tests`, so it runs only when
 asked). Each catalog query is one benchmark group, so pytest-benchmark prints one table per
 query with the backends side by side; `test_load.py` times bulk loading per backend.
 
@@ -85,8 +85,7 @@ def backend(backend_name: str) -> Iterator[Backend]:
 @pytest.fixture(scope="session")
 def loaded(backend: Backend, prepared: Prepared) -> Backend:
     """The backend holding the data set (reads run before writes: tests are in catalog order)."""
-    backend.reset()
-    backend.load(prepared.data, batch_size=5000)
+    backend.load(prepared.data, batch_size=5000)  # an atomic replace
     return backend
 
 

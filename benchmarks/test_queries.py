@@ -13,7 +13,7 @@ from itertools import cycle, islice
 import pytest
 
 from backends.base import Backend
-from bench.conftest import ROUNDS, SEED, describe
+from benchmarks.conftest import ROUNDS, SEED, describe
 from bench.runner import Prepared, phase_seed
 from bench.workloads import QUERY_PHASES
 from models.catalog import CATALOG, READS, WRITES
