@@ -1,6 +1,6 @@
 """The harness's own cost per operation, measured with a backend that does nothing.
 
-`python -m bench.overhead [--ops N]` times every catalog query on `NoopBackend` (each method
+`python -m bench.overhead [--ops N] [--workers N]` times every catalog query on `NoopBackend` (each method
 returns at once) with the same code path as `mmbench run` and prints, per operation:
 
 - `recorded`: the latency the harness records for an operation that takes no time: the floor
@@ -100,11 +100,40 @@ def harness_cost(ops: int = 200_000, query: Q = Q.PATIENT_BY_ID) -> dict[str, fl
             "loop_ns": wall / ops, "loop_cpu_ns": cpu / ops, "total_ns": total / (ops + spec.warmup)}
 
 
+def worker_cost(workers: int, query: Q = Q.VARIANT_BY_ID, seconds: float = 3.0) -> dict[str, float]:
+    """The harness's CPU per operation with `workers` processes on NoopBackend, timed by duration
+    as `mmbench run --workers N --duration S` does: each worker's own CPU time for its share of
+    the phase (drawing parameters, the timed loop, recording) divided by its operations."""
+    from bench.datasets import make_dataset
+    from bench.pool import WorkerPool
+    from bench.settings import DURATION_OPS_CAP, PhaseSpec
+    from bench.workloads import QUERY_PHASES
+    from models.sampling import SampleSource
+
+    source = SampleSource.from_dataset(make_dataset("synthetic", scale=1), 1)
+    spec = PhaseSpec(QUERY_PHASES[query.value], source, "overhead", 0, warmup=1000, ops=DURATION_OPS_CAP,
+                     time_cap_s=seconds, workers=workers)
+    pool = WorkerPool(NoopBackend, workers)
+    try:
+        outcomes = pool.measure(spec)
+    finally:
+        pool.close()
+    from bench.stats import Latencies
+
+    ops = sum(Latencies.from_wire(o.labels[0]).count for o in outcomes)
+    cpu = sum(o.cpu_ns for o in outcomes)
+    wall = max(o.elapsed_ns for o in outcomes)
+    return {"ops": ops, "cpu_ns_per_op": cpu / ops, "ops_per_s": ops / (wall / 1e9)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=200_000, help="timed operations per query and repeat")
     parser.add_argument("--repeat", type=int, default=5, help="repeats per query; the median is shown")
     parser.add_argument("--all", action="store_true", help="every catalog query (default: four typical ones)")
+    parser.add_argument("--workers", type=int, default=4, help="also measure the harness's CPU per operation "
+                        "with this many worker processes (0: skip)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="duration of each workers measurement")
     args = parser.parse_args()
     queries = list(Q) if args.all else [Q.ALL_VARIANTS, Q.PATIENT_BY_ID, Q.LAB_HISTORY, Q.ADD_PATIENT]
     print(f"{'query':24} {'recorded p50':>13} {'recorded mean':>14} {'loop':>6} {'loop CPU':>9} {'total':>7}"
@@ -114,6 +143,14 @@ def main() -> None:
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         print(f"{q.value:24} {med['recorded_p50_ns']:13.0f} {med['recorded_mean_ns']:14.0f} {med['loop_ns']:6.0f} "
               f"{med['loop_cpu_ns']:9.0f} {med['total_ns']:7.0f}")
+    if args.workers:
+        print(f"\nwith {args.workers} worker processes, {args.seconds:g} s per run, median of {args.repeat} "
+              "(CPU of the workers: drawing parameters, the timed loop and recording, per operation)")
+        print(f"{'query':24} {'harness CPU/op':>15} {'ops/s':>12}")
+        for q in (Q.VARIANT_BY_ID, Q.PATIENT_BY_ID, Q.VARIANTS_IN_REGION):
+            runs = [worker_cost(args.workers, q, args.seconds) for _ in range(args.repeat)]
+            print(f"{q.value:24} {statistics.median(r['cpu_ns_per_op'] for r in runs) / 1000:12.2f} µs "
+                  f"{statistics.median(r['ops_per_s'] for r in runs):12,.0f}")
     print(f"load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
 
 

@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rich.table import Table
 from rich.text import Text
 
-from bench.uncertainty import shaky_p99
+from bench.uncertainty import P999_MIN_OPS, shaky_p99
 
 PERCENTILE_KEYS = (("p50_us", "p50"), ("p90_us", "p90"), ("p99_us", "p99"), ("p999_us", "p99.9"))
 ENTITY_KINDS = ("patients", "diagnoses", "lab_results", "variants")
@@ -58,6 +58,16 @@ def fmt_ratio(r: float) -> str:
 
 # ---------------------------------------------------------------- the merged view
 
+MODELS = ("sql", "kv", "document", "column", "graph")
+MODEL_COLOURS = {"sql": "#1f5fa8", "kv": "#b35806", "document": "#1b7f3b", "column": "#7b3294", "graph": "#a50f15"}
+
+
+def _model_order(series: Series) -> tuple[int, str, str]:
+    model = series.info.get("model") or ""
+    base, _, design = series.backend.partition(":")
+    return (MODELS.index(model) if model in MODELS else len(MODELS), base, design)
+
+
 @dataclass
 class Series:
     """One column of a comparison: a backend in one run."""
@@ -74,6 +84,14 @@ class Series:
     @property
     def label(self) -> str:
         return f"{self.key} (emulator)" if self.emulator else self.key
+
+    @property
+    def model(self) -> str:
+        return self.info.get("model") or ""
+
+    @property
+    def colour(self) -> str:
+        return MODEL_COLOURS.get(self.model, "#333333")
 
     @property
     def engine_text(self) -> str:
@@ -106,6 +124,8 @@ class View:
                     view.skipped.append((name, doc["id"], info.get("error") or ""))
                     continue
                 view.series[key] = Series(key, name, doc["id"], info)
+        view.series = dict(sorted(view.series.items(), key=lambda kv: _model_order(kv[1])))
+        for doc in view.docs:
             for r in doc["results"]:
                 key = r["backend"] if len(runs_of[r["backend"]]) == 1 else f"{r['backend']} ({doc['id']})"
                 if r["dataset"] not in view.phases:
@@ -351,13 +371,23 @@ def _row_table(view: View, dataset: str, phase: str) -> list[dict[str, Any]]:
     for key, cell in view.row(dataset, phase).items():
         series = view.series[key]
         lat = cell.get("latency") or {}
+        stats, cpu = cell.get("stats") or {}, cell.get("cpu") or {}
+        vs = stats.get("vs_fastest")
         rows.append({
-            "label": series.label, "emulator": series.emulator, "status": cell["status"],
+            "label": series.label, "emulator": series.emulator, "status": cell["status"], "colour": series.colour,
+            "p50_ci": f"{fmt_us(stats['p50_us']['lo'])}–{fmt_us(stats['p50_us']['hi'])}" if stats else "",
+            "rounds": stats.get("rounds"), "verdict": vs["verdict"] if vs else "",
+            "ratio_ci": f"[{vs['lo']:.2f}–{vs['hi']:.2f}]" if vs else "",
+            "shaky": shaky_p99(cell.get("ops", 0)) if ok(cell) else None,
+            "cpu_client": cpu.get("client_us_per_op"), "cpu_server": cpu.get("server_us_per_op"),
+            "cpu_reason": cpu.get("server_reason"), "client_bound": cpu.get("client_bound"),
             "error": cell.get("error"), "tier": cell.get("tier"), "ops": cell.get("ops", 0),
             "errors": cell.get("errors", 0), "ops_per_s": cell.get("ops_per_s", 0.0),
-            "p50": fmt_us(lat.get("p50_us")), "p90": fmt_us(lat.get("p90_us")), "p99": fmt_us(lat.get("p99_us")),
-            "p999": fmt_us(lat.get("p999_us")), "max": fmt_us(lat.get("max_us")), "mean": fmt_us(lat.get("mean_us")),
-            "ratio": fmt_ratio(lat["p50_us"] / best) if ok(cell) and best else "",
+            "p50": fmt_us(p50_of(cell)) if ok(cell) else "", "p90": fmt_us(lat.get("p90_us")),
+            "p99": fmt_us(p99_of(cell)) if ok(cell) else "",
+            "p999": fmt_us(lat.get("p999_us")) if cell.get("ops", 0) >= P999_MIN_OPS else "—",
+            "max": fmt_us(lat.get("max_us")), "mean": fmt_us(lat.get("mean_us")),
+            "ratio": fmt_ratio(vs["value"] if vs else p50_of(cell) / best) if ok(cell) and best else "",
             "verified": cell.get("verified"), "verify_error": cell.get("verify_error"),
             "cost": cell.get("cost"), "service": cell.get("service_time"),
             "operations": cell.get("operations"),
@@ -365,9 +395,135 @@ def _row_table(view: View, dataset: str, phase: str) -> list[dict[str, Any]]:
     return rows
 
 
+def amplification_heatmap(view: View, dataset: str) -> str | None:
+    """Phases x backends: records the engine examined per record it returned (explain of the
+    phase's first question): why a model is slow, in counts that do not depend on the machine."""
+    plt = _pyplot()
+    from matplotlib.colors import LogNorm
+
+    phases, keys = view.phases[dataset], list(view.series)
+    amp = np.full((len(phases), len(keys)), np.nan)
+    labels: dict[tuple[int, int], str] = {}
+    for i, phase in enumerate(phases):
+        for j, key in enumerate(keys):
+            work = ((view.cells.get((dataset, phase, key)) or {}).get("explain") or {}).get("work") or {}
+            examined, returned = work.get("examined"), work.get("returned")
+            if examined is not None and returned is not None:
+                amp[i, j] = max(1.0, examined / max(returned, 1))
+                labels[(i, j)] = f"{_short_count(examined)}→{_short_count(returned)}"
+    if not np.isfinite(amp).any():
+        return None
+    fig, ax = plt.subplots(figsize=(1.3 * len(keys) + 2.6, 0.34 * len(phases) + 1.4))
+    cmap = plt.get_cmap("YlOrRd").with_extremes(bad="#eeeeee")
+    norm = LogNorm(vmin=1, vmax=max(10.0, float(np.nanmax(amp))))
+    im = ax.imshow(np.ma.masked_invalid(amp), cmap=cmap, norm=norm, aspect="auto")
+    for (i, j), text in labels.items():
+        dark = _luminance(cmap(norm(amp[i, j]))) < 0.45
+        ax.text(j, i, text, ha="center", va="center", fontsize=6.5, color="white" if dark else "black")
+    ax.set_xticks(range(len(keys)), [view.series[k].label.replace(" (emulator)", "\n(emulator)") for k in keys])
+    ax.set_yticks(range(len(phases)), phases)
+    ax.xaxis.tick_top()
+    ax.spines[:].set_visible(False)
+    bar = fig.colorbar(im, ax=ax, shrink=0.7, aspect=30, pad=0.02, label="examined ÷ returned")
+    _log_axis(bar.ax.yaxis, fmt_ratio)
+    return _png(fig)
+
+
+def _short_count(n: float) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}k" if n >= 1e4 else f"{n:.0f}"
+
+
+def split_plot(view: View, dataset: str) -> str | None:
+    """Stacked bars: the engine's own execution time (server) and the rest of p50 (network,
+    driver, adapter, harness: client), per phase and backend, where the engine reports it."""
+    plt = _pyplot()
+    bars = []
+    for phase in view.phases[dataset]:
+        for key, cell in view.row(dataset, phase).items():
+            server = (cell.get("server") or {}).get("server_us")
+            if ok(cell) and server is not None:
+                p50 = p50_of(cell)
+                bars.append((f"{phase} · {view.series[key].label}", min(server, p50), max(0.0, p50 - server)))
+    if not bars:
+        return None
+    fig, ax = plt.subplots(figsize=(7.2, 0.3 * len(bars) + 1.0))
+    ys = range(len(bars))[::-1]
+    ax.barh(list(ys), [b[1] for b in bars], color="#2171b5", height=0.7, label="server (engine's own time)")
+    ax.barh(list(ys), [b[2] for b in bars], left=[b[1] for b in bars], color="#fdae6b", height=0.7,
+            label="client (network, driver, adapter)")
+    ax.set_yticks(list(ys), [b[0] for b in bars], fontsize=7)
+    ax.set_xlabel("p50 split, µs")
+    ax.legend(fontsize=7, loc="lower right", frameon=False, bbox_to_anchor=(1, 1), ncol=2)
+    return _png(fig)
+
+
+def _explain_rows(view: View, dataset: str, phase: str) -> list[dict[str, Any]]:
+    """Per backend: what it sent, its plan's top operators, and the work behind the latency."""
+    rows = []
+    for key, cell in view.row(dataset, phase).items():
+        e = cell.get("explain")
+        if not e:
+            if cell.get("explain_error"):
+                rows.append({"label": view.series[key].label, "error": cell["explain_error"]})
+            continue
+        work = e["work"]
+        statements = e["statements"]
+        rows.append({
+            "label": view.series[key].label, "tier": e["tier"], "language": statements[0]["language"] if statements else "",
+            "statement": statements[0]["text"] if statements else "", "more": len(statements) - 1,
+            "plan": " → ".join(e.get("plan_summary") or []), "examined": work.get("examined"),
+            "returned": work.get("returned"), "answer": work.get("answer"), "round_trips": work.get("round_trips"),
+            "cost": work.get("cost") or {}, "reasons": work.get("reasons") or {}, "notes": e.get("notes") or [],
+            "server": (cell.get("server") or {}).get("server_us"),
+        })
+    return rows
+
+
+def _first_params(view: View, dataset: str, phase: str) -> dict[str, Any] | None:
+    for cell in view.row(dataset, phase).values():
+        if cell.get("explain"):
+            return cell["explain"]["params"]
+    return None
+
+
+def design_rows(view: View, dataset: str) -> list[dict[str, Any]]:
+    """For each backend with several designs, per phase: each design's p50 against the default
+    design's, with the 95% interval of the ratio and which design wins (≈: no difference)."""
+    from bench.compare import _rounds
+    from bench.uncertainty import estimate, ratio, replicates, rng_for
+
+    groups: dict[str, list[str]] = {}
+    for key, s in view.series.items():
+        groups.setdefault(f"{s.backend.partition(':')[0]}|{s.run_id}", []).append(key)
+    rows = []
+    for members in groups.values():
+        default = next((k for k in members if ":" not in view.series[k].backend), None)
+        if default is None or len(members) < 2:
+            continue
+        for phase in view.phases[dataset]:
+            base = view.cells.get((dataset, phase, default))
+            if not ok(base):
+                continue
+            b0 = _rounds(base)
+            rep0 = replicates(b0, 50, rng_for(dataset, phase, default))
+            for key in members:
+                cell = view.cells.get((dataset, phase, key))
+                if key == default or not ok(cell):
+                    continue
+                b1 = _rounds(cell)
+                r = ratio(replicates(b1, 50, rng_for(dataset, phase, key)), rep0, estimate(b1, 50) / estimate(b0, 50))
+                winner = (view.series[key].backend if r["verdict"] == "faster" else
+                          view.series[default].backend if r["verdict"] == "slower" else "≈ neither")
+                rows.append({"phase": phase, "design": view.series[key].label, "default": view.series[default].label,
+                             "p50_design": fmt_us(p50_of(cell)), "p50_default": fmt_us(p50_of(base)),
+                             "ratio": r, "winner": winner})
+    return rows
+
+
 def html_report(docs: list[dict[str, Any]], path: Path) -> Path:
     """Write one self-contained HTML file (plots embedded) for `docs`."""
     from bench.workloads import Workload, phase_by_name
+    from models.catalog import CATALOG, Q
 
     view = View.of(docs)
     sections = []
@@ -375,11 +531,15 @@ def html_report(docs: list[dict[str, Any]], path: Path) -> Path:
         phases = []
         for phase in view.phases[dataset]:
             p = phase_by_name(phase)
+            summary = CATALOG[Q(phase)].summary if phase in {q.value for q in Q} else ""
             phases.append({"name": phase, "kind": p.kind, "describe": p.describe() if isinstance(p, Workload) else "",
-                           "plot": latency_plot(view, dataset, phase), "rows": _row_table(view, dataset, phase)})
+                           "summary": summary, "params": _first_params(view, dataset, phase),
+                           "plot": latency_plot(view, dataset, phase), "rows": _row_table(view, dataset, phase),
+                           "explain": _explain_rows(view, dataset, phase)})
         info = docs[0]["datasets"].get(dataset, {})
         sections.append({"name": dataset, "info": info, "heatmap": heatmap(view, dataset),
-                         "load": load_plot(view, dataset), "phases": phases})
+                         "amplification": amplification_heatmap(view, dataset), "split": split_plot(view, dataset),
+                         "designs": design_rows(view, dataset), "load": load_plot(view, dataset), "phases": phases})
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["us"] = fmt_us

@@ -162,7 +162,8 @@ def measure(backend: Backend, spec: PhaseSpec, worker: int = 0, barrier: Any = N
     service: list[int] = []
     labels: list[int] = []
     errors = Errors()
-    state, elapsed_ns, cpu_ns = "ok", 0, 0
+    state, elapsed_ns = "ok", 0
+    cpu0: int | None = None
     cap_ns = int(spec.time_cap_s * 1e9)
     try:
         closed_loop(prepare(backend, ops, n_warm, [], bound), [], Errors(), clock() + int(cap_ns * WARMUP_TIME_SHARE))
@@ -173,26 +174,22 @@ def measure(backend: Backend, spec: PhaseSpec, worker: int = 0, barrier: Any = N
         if barrier is not None:
             barrier.wait(timeout=spec.time_cap_s + WORKER_GRACE_S)
         backend.take_cost()  # forget the warmup's cost
-        try:
-            if spec.rate:
+        if spec.rate:
+            start = clock()
+            try:
+                open_loop(calls, lat, service, errors, start + cap_ns, start, 1e9 / spec.rate, worker, spec.workers)
+            finally:
+                elapsed_ns = clock() - start
+        else:
+            deadline, left, more = clock() + cap_ns, n_timed, True
+            while calls and more:
+                left -= len(calls)
                 start = clock()
                 try:
-                    open_loop(calls, lat, service, errors, start + cap_ns, start, 1e9 / spec.rate, worker,
-                              spec.workers)
+                    more = closed_loop(calls, lat, errors, deadline)
                 finally:
-                    elapsed_ns = clock() - start
-            else:
-                deadline, left, more = clock() + cap_ns, n_timed, True
-                while calls and more:
-                    left -= len(calls)
-                    start = clock()
-                    try:
-                        more = closed_loop(calls, lat, errors, deadline)
-                    finally:
-                        elapsed_ns += clock() - start
-                    calls = prepare(backend, ops, min(left, CHUNK), labels, bound) if left > 0 and more else []
-        finally:
-            cpu_ns = cpu_clock() - cpu0
+                    elapsed_ns += clock() - start
+                calls = prepare(backend, ops, min(left, CHUNK), labels, bound) if left > 0 and more else []
     except Aborted as exc:
         state, errors.first = "failed", str(exc)
         if barrier is not None:
@@ -209,11 +206,14 @@ def measure(backend: Backend, spec: PhaseSpec, worker: int = 0, barrier: Any = N
         cost = backend.take_cost()
     except Exception:  # noqa: BLE001 - the engine may be gone
         cost = {}
-    return _outcome(spec, lat, service, labels, errors, state, elapsed_ns, cpu_ns, cost)
+    outcome = _outcome(spec, lat, service, labels, errors, state, elapsed_ns, cost)
+    if cpu0 is not None:
+        outcome.cpu_ns = cpu_clock() - cpu0  # drawing, loop and recording into histograms
+    return outcome
 
 
 def _outcome(spec: PhaseSpec, lat: list[int], service: list[int], labels: list[int], errors: Errors,
-             state: str, elapsed_ns: int, cpu_ns: int, cost: dict[str, float]) -> Outcome:
+             state: str, elapsed_ns: int, cost: dict[str, float]) -> Outcome:
     """A worker's measurements on the wire: per label an encoded histogram of the good operations."""
     failed = set(errors.positions)
     by_label: list[list[int]] = [[] for _ in spec.phase.labels]
@@ -228,7 +228,7 @@ def _outcome(spec: PhaseSpec, lat: list[int], service: list[int], labels: list[i
         for label, ns in zip(labels, lat, strict=False):
             by_label[label].append(ns)
         good_service = service
-    return Outcome(state, errors.first, errors.count, elapsed_ns, cpu_ns, cost,
+    return Outcome(state, errors.first, errors.count, elapsed_ns, 0, cost,
                    [Latencies.from_ns(v).to_wire() for v in by_label],
                    Latencies.from_ns(good_service).to_wire() if spec.rate else None)
 
