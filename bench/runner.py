@@ -560,15 +560,17 @@ class Runner:
             entry["cost"] = {"total": acc.cost,
                              "per_op": {k: v / total.count for k, v in acc.cost.items()} if total.count else {}}
         if total.count:
-            entry["cpu"] = self._cpu(backend, acc, total.count, elapsed)
+            entry["cpu"] = self._cpu(backend, acc, total.count, entry["wall_s"])
 
-    def _cpu(self, backend: str, acc: Acc, ops: int, elapsed: float) -> dict[str, Any]:
+    def _cpu(self, backend: str, acc: Acc, ops: int, wall_s: float) -> dict[str, Any]:
+        """Client and server CPU per operation; client-bound when the client used more CPU than
+        the engine, or more than the cores allow (it then measured itself, not the engine)."""
         slot = next((s for s in self.slots if s.name == backend), None)
         client = acc.client_cpu_ns / 1000 / ops if acc.client_cpu_ns else None
         server = acc.server_cpu_s * 1e6 / ops if acc.server_cpu_s is not None and slot and slot.engine else None
         reason = None if server is not None else (slot.engine_reason if slot else "backend closed")
         cores = os.cpu_count() or 1
-        busy = acc.client_cpu_ns / 1e9 / elapsed if elapsed > 0 else 0.0
+        busy = acc.client_cpu_ns / 1e9 / wall_s if wall_s > 0 else 0.0
         bound = (client is not None and server is not None and client > server) or busy > cores * 0.9
         return {"client_us_per_op": client, "server_us_per_op": server, "server_reason": reason, "cores": cores,
                 "client_bound": bound}
