@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: bench test install engines-up engines-down clean
+.PHONY: bench test install engines-up engines-down clean package-check
 
 install: $(STAMP)
 
@@ -18,8 +18,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Start every engine, run the tests, and stop the engines again, also when tests fail.
-test: $(STAMP)
+# The package as a user installs it: build the wheel, install it into a fresh virtual
+# environment WITHOUT extras (the CLI must work), then with the sql extra (a seed query on SQLite).
+PKG := build/package-check
+package-check: $(STAMP)
+	rm -rf $(PKG) build/lib build/bdist.* && mkdir -p $(PKG)
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir $(PKG)/dist .
+	$(PYTHON) -m venv $(PKG)/venv
+	$(PKG)/venv/bin/pip install --quiet $(PKG)/dist/mmbench-*.whl
+	$(PKG)/venv/bin/mmbench --version
+	$(PKG)/venv/bin/mmbench --help > /dev/null
+	$(PKG)/venv/bin/mmbench queries > /dev/null
+	cd $(PKG) && ! venv/bin/python -c "import tests" 2>/dev/null  # the wheel ships no test packages
+	cd $(PKG) && ! venv/bin/python -c "import benchmarks" 2>/dev/null
+	$(PKG)/venv/bin/pip install --quiet "$$(ls $(PKG)/dist/mmbench-*.whl)[sql]"
+	cd $(PKG) && MMBENCH_RUNTIME=$(CURDIR)/$(PKG)/state venv/bin/mmbench query variants_by_chromosome \
+		--backend sqlite --dataset seed -p chromosome=4 --json | grep -q '"variant_id": "8"'
+	@echo "package-check: the wheel installs and works without extras and with [sql]"
+
+# Check the package, start every engine, run the tests, and stop the engines again, also when tests fail.
+test: $(STAMP) package-check
 	@status=0; \
 	$(BIN)/mmbench up || status=$$?; \
 	if [ $$status -eq 0 ]; then $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; fi; \
