@@ -233,6 +233,19 @@ def _outcome(spec: PhaseSpec, lat: list[int], service: list[int], labels: list[i
                    Latencies.from_ns(good_service).to_wire() if spec.rate else None)
 
 
+def time_calls(calls: list[Call]) -> list[int]:
+    """Latencies (ns) of `calls` run back to back (the closed loop, for demos and sweeps); an
+    error propagates: a demo's question must be answered."""
+    clock = time.perf_counter_ns
+    lat = []
+    append = lat.append
+    for fn, kw in calls:
+        t0 = clock()
+        fn(**kw)
+        append(clock() - t0)
+    return lat
+
+
 def wall_clock() -> float:
     """Seconds on the monotonic clock, for progress and phase wall times (not for measurements)."""
     return time.perf_counter()
