@@ -553,6 +553,120 @@ def compare(
                            + "; ".join(f"{r['backend']} {r['dataset']} {r['phase']} ×{r['p50']['value']:.2f}" for r in bad[:3]))
 
 
+@app.command()
+def sweep(
+    scales: Annotated[str, typer.Option("--scales", help="Comma-separated synthetic scales")] = "1,2,5,10,20",
+    backends_: Annotated[str | None, typer.Option("--backends", help="Comma-separated backends (default: sqlite and every engine that answers)",
+                                                  autocompletion=_complete_list(list(REGISTRY)))] = None,
+    queries_: Annotated[str, typer.Option("--queries", help="Comma-separated read queries, or reads")] = "reads",
+    seed: SeedOpt = 42,
+    ops: Annotated[int, typer.Option("--ops", min=1, help="Timed operations per query and scale")] = 200,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed operations first")] = 10,
+    max_time: Annotated[float, typer.Option("--max-time", help="A phase stops after this many seconds")] = 2.0,
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory: the sweep gets a folder of its own in it")] = Path("results"),
+    html: Annotated[bool, typer.Option("--html", help="Also write the HTML report (log-log plots, exponents)")] = False,
+) -> None:
+    """How cost grows with data: load each scale, time the queries, fit cost ∝ size^k per backend."""
+    from bench.results import check_output
+    from bench.sweep import exponent_text, run_sweep, sweep_html
+
+    try:
+        sizes = sorted({int(x) for x in _csv(scales)})
+    except ValueError:
+        raise UsageError(f"--scales {scales!r}: comma-separated whole numbers, e.g. 1,2,5") from None
+    if len(sizes) < 2 or sizes[0] < 1:
+        raise UsageError("--scales: at least two scales, each at least 1")
+    chosen = _query_selection(queries_)
+    if any(CATALOG[q].is_write for q in chosen):
+        raise UsageError("--queries: a sweep measures reads only")
+    check_output(out_dir)
+    names = [registration(n).name for n in _csv(backends_)] or None
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("sweep", total=None)
+        result, summary = run_sweep(sizes, names, chosen, seed=seed, ops=ops, warmup=warmup, max_time_s=max_time,
+                                    out_dir=out_dir, say=lambda m: bar.console.print(m, highlight=False, markup=False),
+                                    tick=lambda n, what: bar.update(task, advance=n, description=what or "sweep"))
+    table = Table(title="growth exponents k (cost ∝ scale^k) with 95% interval")
+    for col in ("query", "backend", "k of p50", "k of records examined"):
+        table.add_column(col)
+    for backend, per_query in result.fits.items():
+        for query, fits in per_query.items():
+            table.add_row(query, backend, exponent_text(fits.get("p50_us")), exponent_text(fits.get("examined")))
+    out.print(table)
+    out.print(f"sweep: {summary}")
+    if html:
+        out.print(f"report: {sweep_html(result, summary.with_suffix('.html'))}")
+
+
+@app.command()
+def demo(
+    name: Annotated[str | None, typer.Argument(help="A demo (see --list)")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the demos and what each asks")] = False,
+    backend: Annotated[str | None, typer.Option("--backend", "-b", help="Run it on this backend where it offers a choice")] = None,
+    scale: Annotated[int | None, typer.Option("--scale", min=1, help="Synthetic scale (demos that sweep: the largest)")] = None,
+    seed: SeedOpt = 42,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Directory for the plot(s) and the JSON result")] = None,
+) -> None:
+    """Named trade-off demos: each asks a question, measures the alternatives on the same data,
+    prints a table and a takeaway derived from this run's numbers, and writes a plot."""
+    from bench.demos import DEMOS, Context, all_demos, get_demo
+
+    if list_ or name is None:
+        table = Table(title="demos")
+        for col in ("demo", "backends", "question"):
+            table.add_column(col)
+        for d in all_demos():
+            table.add_row(d.name, ", ".join(d.backends) + (f" ({d.needs})" if d.needs else ""), d.question)
+        out.print(table)
+        if name is None and not list_:
+            raise UsageError(f"say which demo: mmbench demo NAME ({', '.join(DEMOS)})")
+        return
+    chosen = get_demo(name)
+    if backend is not None:
+        registration(backend)
+    ctx = Context(chosen.name, backend=backend, scale=scale, seed=seed, out_dir=out_dir or Path("results") / "demos",
+                  say=lambda m: err.print(m, highlight=False, markup=False))
+    try:
+        result = chosen.run(ctx)
+    finally:
+        ctx.close()
+    result.engines = {**ctx.engines, **result.engines}
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"{chosen.name}.json").write_text(result.to_json() + "\n")
+    if as_json:
+        sys.stdout.write(result.to_json() + "\n")
+        return
+    out.print(f"[bold]{chosen.name}[/bold]: {result.question}", highlight=False)
+    table = Table()
+    for col in result.columns:
+        table.add_column(col, justify="left" if col in result.columns[:2] else "right")
+    for row in result.rows:
+        table.add_row(*(_cell(row.get(col)) for col in result.columns))
+    out.print(table)
+    for engine, what in result.engines.items():
+        out.print(f"[dim]{engine}: {what}[/dim]", highlight=False)
+    for note in result.notes:
+        out.print(f"note: {note}", style="yellow", highlight=False)
+    out.print(f"[bold]takeaway:[/bold] {result.takeaway}", highlight=False)
+    for plot in result.plots:
+        out.print(f"plot: {plot}", highlight=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if value >= 10 else f"{value:.3g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_cell(v)}" for k, v in value.items()) or "-"
+    return str(value)
+
+
 # ---------------------------------------------------------------- entry point
 
 def _fail(message: str, code: int) -> NoReturn:
