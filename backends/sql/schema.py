@@ -9,6 +9,8 @@
                   genotype, quality, depth, patient_id FK -> patients)
                                                                        index: (chromosome, position, variant_id),
                                                                               depth, quality
+    mmbench_holdings (id PK = 1, holdings: the Holdings record as JSON, writes_since)
+                                                                       written by a load, in its transaction
 
 This is the lecture's `patients` / `medical_records` design grown to the whole domain:
 `diagnoses` is its `medical_records` (one row per ICD-10-CM code given on a date).
@@ -86,6 +88,13 @@ variants = Table(
     Index("ix_variants_region", "chromosome", "position", "variant_id"),
     Index("ix_variants_depth", "depth"),
     Index("ix_variants_quality", "quality"),
+)
+
+holdings = Table(
+    "mmbench_holdings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("holdings", Text, nullable=False),
+    Column("writes_since", BigInteger, nullable=False),
 )
 
 TABLES = {"patients": patients, "diagnoses": diagnoses, "lab_results": lab_results, "variants": variants}
