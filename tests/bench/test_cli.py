@@ -101,10 +101,12 @@ def test_ctrl_c_writes_what_was_measured(env: dict[str, str], tmp_path: Path) ->
 
 @pytest.mark.parametrize(("args", "fragment"), [
     (["--ops", "5", "--duration", "1"], "give --ops or --duration, not both"),
-    (["--workers", "0"], "--workers must be at least 1"),
+    (["--workers", "0"], "Invalid value for '--workers'"),
+    (["--repeat", "0"], "Invalid value for '--repeat'"),
+    (["--out", "/proc/version"], "--out /proc/version: not a directory"),
     (["--queries", "nope"], "unknown query 'nope'"),
     (["--workloads", "Z"], "unknown workload 'Z'"),
-    (["--keys", "pareto"], "--keys must be one of uniform, zipfian"),
+    (["--keys", "pareto"], "'pareto' is not one of 'uniform', 'zipfian'"),
     (["--dataset", "tiny"], "unknown data set 'tiny'"),
     (["--backends", "oracle"], "unknown backend 'oracle'"),
     (["--queries", "none"], "nothing to run"),

@@ -32,10 +32,10 @@ def test_query_seed_json(run) -> None:
 
 @pytest.mark.parametrize(("args", "fragment"), [
     (["query", "nope", "--backend", "sqlite"], "unknown query 'nope'; valid: variant_by_id"),
-    (["query", "variant_by_id", "--backend", "oracle", "-p", "variant_id=1"], "unknown backend 'oracle'; valid: sqlite"),
+    (["query", "variant_by_id", "--backend", "oracle", "-p", "variant_id=1"], "'oracle' is not one of 'sqlite', 'postgres'"),
     (["query", "variants_min_depth", "--backend", "sqlite", "-p", "min_depth=deep"], "min_depth (integer): 'deep' is not an integer"),
     (["query", "variants_min_depth", "--backend", "sqlite", "-p", "depth=3"], "unknown parameter 'depth'; valid: min_depth"),
-    (["load", "--backend", "sqlite", "--dataset", "tiny"], "unknown data set 'tiny'; valid: seed, synthetic"),
+    (["load", "--backend", "sqlite", "--dataset", "tiny"], "'tiny' is not one of 'seed', 'synthetic', '1kg'"),
     (["query", "all_variants", "--backend", "sqlite", "--no-such-flag"], "No such option"),
 ])
 def test_usage_errors_are_one_line_exit_2(run, args: list[str], fragment: str) -> None:
