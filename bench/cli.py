@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -669,6 +670,25 @@ def _cell(value: Any) -> str:
 
 # ---------------------------------------------------------------- entry point
 
+class _OneLine(logging.Formatter):
+    """Libraries' log records as one line each, without tracebacks (MMBENCH_DEBUG=1 shows them)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if os.environ.get("MMBENCH_DEBUG"):
+            return super().format(record)
+        return f"mmbench: {record.name}: {first_line(record.getMessage())}"
+
+
+def _library_logs() -> None:
+    """Errors that drivers log (e.g. a connection pool failing to reset a connection to a dead
+    engine) go to stderr as one line each; their warnings stay quiet unless MMBENCH_DEBUG is set."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if os.environ.get("MMBENCH_DEBUG") else logging.ERROR)
+
+
 def _fail(message: str, code: int) -> NoReturn:
     err.print(f"[red]mmbench:[/red] {message}", highlight=False, soft_wrap=True)
     raise SystemExit(code)
@@ -676,6 +696,7 @@ def _fail(message: str, code: int) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every expected failure into one line."""
+    _library_logs()
     try:
         code = app(args=argv, standalone_mode=False, prog_name="mmbench")  # a command's typer.Exit(n) comes back as n
         if isinstance(code, int) and code:

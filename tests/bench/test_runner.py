@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -129,25 +126,6 @@ def test_a_wrong_answer_is_flagged(sqlite_url: str) -> None:
 
 
 # ---------------------------------------------------------------- an engine killed mid-run
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture()
-def private_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Postgres]:
-    """A PostgreSQL server of our own (own data directory and port), so we may kill it."""
-    monkeypatch.setenv("MMBENCH_RUNTIME", str(tmp_path / "runtime"))
-    engine = Postgres()
-    engine.port = _free_port()
-    engine.start(timeout=120)
-    monkeypatch.setenv("MMBENCH_POSTGRES_URL", f"postgresql+psycopg://postgres@127.0.0.1:{engine.port}/mmbench")
-    yield engine
-    engine.stop()
-    shutil.rmtree(engine._server_root(), ignore_errors=True)
-
 
 def test_an_engine_killed_mid_run_fails_its_remaining_phases_only(private_postgres: Postgres, sqlite_url: str) -> None:
     def kill_after_second_phase(entry: dict) -> None:
