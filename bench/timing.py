@@ -181,15 +181,15 @@ def measure(backend: Backend, spec: PhaseSpec, worker: int = 0, barrier: Any = N
             finally:
                 elapsed_ns = clock() - start
         else:
-            deadline, left, more = clock() + cap_ns, n_timed, True
-            while calls and more:
-                left -= len(calls)
-                start = clock()
-                try:
+            start = clock()
+            deadline, left, more = start + cap_ns, n_timed, True
+            try:  # elapsed: the whole timed part, the drawing of later chunks included (honest ops/s)
+                while calls and more:
+                    left -= len(calls)
                     more = closed_loop(calls, lat, errors, deadline)
-                finally:
-                    elapsed_ns += clock() - start
-                calls = prepare(backend, ops, min(left, CHUNK), labels, bound) if left > 0 and more else []
+                    calls = prepare(backend, ops, min(left, CHUNK), labels, bound) if left > 0 and more else []
+            finally:
+                elapsed_ns = clock() - start
     except Aborted as exc:
         state, errors.first = "failed", str(exc)
         if barrier is not None:

@@ -1,0 +1,125 @@
+"""Throughput at saturation: `mmbench run --workers N` against a raw-driver loop in N processes.
+
+`python -m bench.saturation [--backend postgres] [--workers 1,4] [--seconds 10] [--pairs 2]`
+loads the synthetic data set (scale 1) once, then alternates, for each worker count, a closed-
+loop `mmbench run` of `variant_by_id` (the full harness: parameters drawn, timed loop,
+histograms) and the raw-driver twin (`backends/<model>/raw.py`) reading the same rows by
+primary key in as many processes for the same time, A B A B. It prints ops/s and the CPU each
+spends per operation — client (the processes' own CPU) and server (the local engine's
+processes) — with the ratio of the two throughputs per pair. The target (#21): mmbench within
+0.9x of the raw loop. The load average is printed: on a shared machine the client's CPU is
+taken from the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import statistics
+import time
+from typing import Any
+
+from backends.base import NAMESPACE_ENV
+from bench.adapters import raw_class
+from bench.datasets import make_dataset
+from bench.runner import RunSettings, Runner, Target, engine_process, tree_cpu_s
+from models.catalog import Q
+
+NAMESPACE = "saturation"
+
+
+def _raw_worker(backend: str, ids: list[str], seconds: float, start: Any, out: Any) -> None:
+    os.environ[NAMESPACE_ENV] = NAMESPACE
+    raw = raw_class(backend).from_settings()
+    try:
+        n, cpu0 = 0, time.process_time()
+        call = raw.variant_by_id
+        start.wait()
+        deadline = time.perf_counter() + seconds
+        k = len(ids)
+        while time.perf_counter() < deadline:
+            for i in range(256):
+                call(variant_id=ids[(n + i) % k])
+            n += 256
+        out.put((n, time.process_time() - cpu0))
+    finally:
+        raw.close()
+
+
+def raw_loop(backend: str, ids: list[str], workers: int, seconds: float) -> dict[str, float]:
+    """The raw twin in `workers` processes for `seconds`: ops/s and CPU per operation."""
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Barrier(workers + 1), ctx.Queue()
+    procs = [ctx.Process(target=_raw_worker, args=(backend, ids[w::workers], seconds, start, out)) for w in range(workers)]
+    for p in procs:
+        p.start()
+    engine, _ = engine_process(backend, f":{_port(backend)}")
+    cpu0 = tree_cpu_s(engine) if engine else None
+    start.wait()
+    t0 = time.perf_counter()
+    got = [out.get(timeout=seconds + 120) for _ in procs]
+    wall = time.perf_counter() - t0
+    cpu1 = tree_cpu_s(engine) if engine else None
+    for p in procs:
+        p.join(timeout=30)
+    ops = sum(n for n, _ in got)
+    return {"ops_per_s": ops / wall, "client_us": sum(c for _, c in got) * 1e6 / ops,
+            "server_us": (cpu1 - cpu0) * 1e6 / ops if cpu0 is not None and cpu1 is not None else float("nan")}
+
+
+def _port(backend: str) -> int:
+    from backends import REGISTRY
+    from bench.engines import get_engine
+
+    return get_engine(REGISTRY[backend].engine).port
+
+
+def harness(backend: str, workers: int, seconds: float) -> dict[str, float]:
+    """`mmbench run --queries variant_by_id --duration S --workers N --no-load` on what is loaded."""
+    settings = RunSettings(datasets=("synthetic",), scale=1, queries=(Q.VARIANT_BY_ID,), duration_s=seconds,
+                           warmup=200, workers=workers, load=False, explain=False, namespace=NAMESPACE)
+    doc = Runner(settings, [Target.registered(backend)]).run()
+    (entry,) = [r for r in doc.results if r["phase"] == "variant_by_id"]
+    if entry["status"] != "ok":
+        raise RuntimeError(f"the harness run failed: {entry['error']}")
+    cpu = entry.get("cpu") or {}
+    return {"ops_per_s": entry["ops_per_s"],
+            "client_us": cpu.get("client_us_per_op") or float("nan"),
+            "server_us": cpu.get("server_us_per_op") or float("nan")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="postgres")
+    parser.add_argument("--workers", default="1,4", help="comma-separated worker counts")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--pairs", type=int, default=2, help="A B pairs per worker count")
+    args = parser.parse_args()
+    os.environ[NAMESPACE_ENV] = NAMESPACE
+    data = make_dataset("synthetic", scale=1, seed=42).materialize()
+    from backends import open_backend
+
+    with open_backend(args.backend) as b:
+        b.load(data)
+    ids = [v.variant_id for v in data.variant_list]
+    random.Random(42).shuffle(ids)
+    print(f"{args.backend}: variant_by_id at saturation, closed loop, {args.seconds:g} s per run, {args.pairs} A/B pairs; "
+          f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    print(f"{'workers':>7} {'client':>8} {'ops/s':>10} {'client CPU/op':>14} {'server CPU/op':>14}")
+    for workers in (int(w) for w in args.workers.split(",")):
+        ratios = []
+        for _ in range(args.pairs):
+            a = harness(args.backend, workers, args.seconds)
+            b = raw_loop(args.backend, ids, workers, args.seconds)
+            ratios.append(a["ops_per_s"] / b["ops_per_s"])
+            for name, r in (("mmbench", a), ("raw", b)):
+                print(f"{workers:7d} {name:>8} {r['ops_per_s']:10,.0f} {r['client_us']:11.1f} µs {r['server_us']:11.1f} µs")
+        print(f"{workers:7d} mmbench / raw ops/s: median {statistics.median(ratios):.2f} "
+              f"(pairs: {', '.join(f'{x:.2f}' for x in ratios)})")
+    print(f"load average at end {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
