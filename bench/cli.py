@@ -26,6 +26,7 @@ from rich.table import Table
 
 from backends import REGISTRY, driver_installed, open_backend, registration
 from backends.base import Backend, run_query
+from bench.cloud_cli import register as register_cloud_commands
 from bench.datasets import DATASETS, file_dataset, make_dataset
 from bench.loading import LoadTiming, timed_load
 from models.catalog import CATALOG, Q, get_spec
@@ -365,6 +366,9 @@ def compare(
     out.print(table)
     for note in notes:
         out.print(f"differs: {note}", highlight=False)
+
+
+register_cloud_commands(app)  # s3, etl, import-table, scan-table, serve: bench/cloud_cli.py
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -269,6 +269,7 @@ def spark_session(master: str) -> Iterator[Any]:
         raise UsageError("--engine spark needs Java (17 or 21): apt-get install -y openjdk-17-jre-headless, "
                          "or set JAVA_HOME")
     builder = (SparkSession.builder.master(master).appName("mmbench-etl")
+               .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_log4j_config()}")
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", "4")
@@ -286,6 +287,25 @@ def spark_session(master: str) -> Iterator[Any]:
         yield spark
     finally:
         spark.stop()
+
+
+_LOG4J = """status = error
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = stderr
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = spark: %p %c{1}: %m%n
+"""
+
+
+def _log4j_config() -> str:
+    """A log4j2 file that keeps Spark's JVM quiet but for errors (its default prints banners)."""
+    path = Path(tempfile.gettempdir()) / "mmbench-spark-log4j2.properties"
+    if not path.exists() or path.read_text() != _LOG4J:
+        path.write_text(_LOG4J)
+    return str(path)
 
 
 def _s3a_config(builder: Any) -> Any:
