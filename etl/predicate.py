@@ -182,7 +182,9 @@ class _Checker:
             while isinstance(inner, e.Paren):
                 inner = inner.this
             if isinstance(inner, e.Is):
-                return IsNull(self.column(inner.this, "IS NULL"), negated=True) if self._is_null(inner) else Not(self.predicate(inner))
+                if not self._is_null(inner):
+                    raise self.fail("IS is only allowed as IS NULL or IS NOT NULL")
+                return IsNull(self.column(inner.this, "IS NULL"), negated=not inner.args.get("negate"))
             if isinstance(inner, e.In):
                 return self._in(inner, negated=True)
             if isinstance(inner, e.Between):
@@ -196,7 +198,7 @@ class _Checker:
         if isinstance(node, e.Is):
             if not self._is_null(node):
                 raise self.fail("IS is only allowed as IS NULL or IS NOT NULL")
-            return IsNull(self.column(node.this, "IS NULL"))
+            return IsNull(self.column(node.this, "IS NULL"), negated=bool(node.args.get("negate")))
         if isinstance(node, e.In):
             return self._in(node)
         if isinstance(node, e.Between):
@@ -297,6 +299,7 @@ class _Checker:
         raise self.fail(f"{_show(col)} is {col.type} but {_show(lit)} is {lit.type}: compare it with {hint}")
 
     def _in(self, node: Any, negated: bool = False) -> InList:
+        negated ^= bool(node.args.get("negate"))  # sqlglot may carry NOT inside the node
         col = self.column(node.this, "IN")
         if node.args.get("query") or node.args.get("unnest") or not node.expressions:
             raise self.fail("IN takes a list of values: col IN (1, 2, 3)")
@@ -309,6 +312,7 @@ class _Checker:
         return InList(col, tuple(values), negated)  # type: ignore[arg-type]
 
     def _between(self, node: Any, negated: bool = False) -> Between:
+        negated ^= bool(node.args.get("negate"))
         col = self.column(node.this, "BETWEEN")
         low, high = self.operand(node.args["low"]), self.operand(node.args["high"])
         if not isinstance(low, Lit) or not isinstance(high, Lit):
@@ -316,6 +320,7 @@ class _Checker:
         return Between(col, self._unify(low, col, "BETWEEN"), self._unify(high, col, "BETWEEN"), negated)  # type: ignore[arg-type]
 
     def _like(self, node: Any, negated: bool = False) -> Like:
+        negated ^= bool(node.args.get("negate"))
         col = self.column(node.this, "LIKE")
         pattern = self.operand(node.expression)
         if not isinstance(pattern, Lit) or pattern.type != "string":
@@ -345,8 +350,12 @@ def _show(x: Operand) -> str:
 
 
 def _kind(node: Any) -> str:
+    from sqlglot import exp
+
     name = type(node).__name__
-    return {"Select": "a SELECT statement", "Subquery": "a sub-query", "Anonymous": f"the function {node.name}()",
+    if isinstance(node, exp.Func) and not isinstance(node, (exp.Cast,)):
+        return f"the function {node.sql_name() if name != 'Anonymous' else node.name}()"
+    return {"Select": "a SELECT statement", "Subquery": "a sub-query",
             "Add": "arithmetic (+)", "Sub": "arithmetic (-)", "Mul": "arithmetic (*)", "Div": "arithmetic (/)",
             "Star": "*"}.get(name, f"{name} ({node.sql()})")
 
