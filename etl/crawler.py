@@ -78,6 +78,7 @@ class FileShape:
     header: list[str] | None     # the header row as written, if the file has one
     types: list[str | None]      # per column, over the data rows
     records: int
+    multiline: bool = False      # a quoted cell holds a line break (readers must be told)
 
 
 def sniff_delimiter(lines: list[str], where: str) -> str:
@@ -120,7 +121,11 @@ def shape_of(location: str, header: str = "auto") -> FileShape:
     width = len(first)
     types: list[str | None] = [None] * width
     records = 0
+    multiline = False
+    last = first_line
     for line, row in rows:
+        multiline = multiline or line - last > 1
+        last = line
         if len(row) != width:
             raise DataError(location, line, None, f"expected {width} columns, found {len(row)}")
         for i, cell in enumerate(row):
@@ -136,7 +141,8 @@ def shape_of(location: str, header: str = "auto") -> FileShape:
         for i, t in enumerate(first_types):
             types[i] = merge(types[i], t)
         records += 1
-    return FileShape(location, delimiter, [c.strip() for c in first] if has_header else None, types, records)
+    return FileShape(location, delimiter, [c.strip() for c in first] if has_header else None, types, records,
+                     multiline)
 
 
 def column_names(header: list[str] | None, width: int) -> list[Column]:
@@ -177,6 +183,10 @@ def default_table_name(source: str) -> str:
 
 def infer(source: str, header: str = "auto") -> tuple[str, list[Column], list[str], int, bool]:
     """(delimiter, columns, files, records, has_header) of the CSV data at `source`."""
+    return _infer(source, header)[:5]  # type: ignore[return-value]
+
+
+def _infer(source: str, header: str = "auto") -> tuple[str, list[Column], list[str], int, bool, bool]:
     files = storage.data_files(source)
     shapes = [shape_of(f, header) for f in files]
     first = shapes[0]
@@ -190,7 +200,8 @@ def infer(source: str, header: str = "auto") -> tuple[str, list[Column], list[st
         types = [merge(a, b) for a, b in zip(types, s.types, strict=True)]
     columns = [Column(c.name, t or "string", c.header)
                for c, t in zip(column_names(first.header, len(types)), types, strict=True)]
-    return first.delimiter, columns, files, sum(s.records for s in shapes), first.header is not None
+    return (first.delimiter, columns, files, sum(s.records for s in shapes), first.header is not None,
+            any(s.multiline for s in shapes))
 
 
 def crawl(source: str, database: str, table: str | None = None, *, header: str = "auto",
@@ -200,9 +211,10 @@ def crawl(source: str, database: str, table: str | None = None, *, header: str =
     catalog = catalog or Catalog()
     db = catalog.database_name(database)
     name = glue_name(table) if table else default_table_name(source)
-    delimiter, columns, files, records, has_header = infer(source, header)
+    delimiter, columns, files, records, has_header, multiline = _infer(source, header)
     location = str(storage.S3Url.parse(source)) if storage.is_s3(source) else str(Path(source).resolve())
     t = Table(database=db, name=name, columns=columns, location=location, classification="csv",
-              delimiter=delimiter, header=has_header, parameters={"recordCount": str(records)})
+              delimiter=delimiter, header=has_header,
+              parameters={"recordCount": str(records), **({"mmbench.multiline": "true"} if multiline else {})})
     created = catalog.put_table(t)
     return CrawlResult(t, files, records, created)

@@ -27,6 +27,7 @@ How the job runs, whatever the engine:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -118,7 +119,8 @@ def run(table: str, where: str, dest: str, *, fmt: str = "csv", engine: str = "d
     columns = [Column(c.name, c.type, c.header) for c in source.columns]
     out = Table(database=source.database, name=out_name, columns=columns, location=dest, classification=fmt,
                 delimiter=source.delimiter, header=True,
-                parameters={"recordCount": str(rows_out), "mmbench.job": f"{source.qualified} where {where}"})
+                parameters={"recordCount": str(rows_out), "mmbench.job": f"{source.qualified} where {where}",
+                            **{k: v for k, v in source.parameters.items() if k == "mmbench.multiline"}})
     catalog.put_table(out)
     rows_in = int(source.parameters["recordCount"]) if "recordCount" in source.parameters else None
     return JobResult(engine, source, out, rows_in, rows_out, written, where)
@@ -258,9 +260,20 @@ def _count(con: Any, out: Path, fmt: str, delimiter: str) -> int:
 _SPARK_TYPES = {"bigint": "bigint", "double": "double", "boolean": "boolean", "date": "date", "string": "string"}
 
 
+_SESSIONS: dict[str, Any] = {}
+
+
 @contextlib.contextmanager
 def spark_session(master: str) -> Iterator[Any]:
-    """A Spark session for one job: no UI, quiet logs, few shuffle partitions; stopped after."""
+    """A Spark session on `master`: no UI, quiet logs, few shuffle partitions. Kept for the next
+    job of this process (starting a SparkContext costs seconds) and stopped when it exits."""
+    spark = _SESSIONS.get(master)
+    if spark is None:
+        spark = _SESSIONS[master] = _start_spark(master)
+    yield spark
+
+
+def _start_spark(master: str) -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -268,6 +281,9 @@ def spark_session(master: str) -> Iterator[Any]:
     if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
         raise UsageError("--engine spark needs Java (17 or 21): apt-get install -y openjdk-17-jre-headless, "
                          "or set JAVA_HOME")
+    if _SESSIONS:  # one SparkContext per process: another master's session must go first
+        for other in list(_SESSIONS):
+            _SESSIONS.pop(other).stop()
     builder = (SparkSession.builder.master(master).appName("mmbench-etl")
                .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_log4j_config()}")
                .config("spark.ui.enabled", "false")
@@ -283,10 +299,14 @@ def spark_session(master: str) -> Iterator[Any]:
     except Exception as exc:  # noqa: BLE001 - the JVM failed to start (no Java, bad master URL)
         raise JobError(f"spark: could not start a session on {master}: {first_line(exc)}") from None
     spark.sparkContext.setLogLevel("ERROR")
-    try:
-        yield spark
-    finally:
-        spark.stop()
+    atexit.register(_stop_sessions)
+    return spark
+
+
+def _stop_sessions() -> None:
+    for master in list(_SESSIONS):
+        with contextlib.suppress(Exception):
+            _SESSIONS.pop(master).stop()
 
 
 _LOG4J = """status = error
@@ -339,7 +359,8 @@ def _spark(inputs: _Input, pred: predicates.Predicate, staged: Path, fmt: str, m
             else:
                 schema = StructType([StructField(n, StringType(), True) for n in names])
                 df = spark.read.csv(inputs.files, schema=schema, header=t.header, sep=t.delimiter, quote='"',
-                                    escape='"', mode="FAILFAST", enforceSchema=True)
+                                    escape='"', mode="FAILFAST", enforceSchema=True,
+                                    multiLine=t.parameters.get("mmbench.multiline") == "true")
             # keep the source order: file by file, line by line
             df = df.withColumn("__file", F.input_file_name()).withColumn("__row", F.monotonically_increasing_id())
             df = df.filter(predicates.to_spark(pred, typed_source=inputs.typed))
