@@ -357,7 +357,7 @@ def create_app(backend: str | None = None, *, pool_size: int = 4, opener: Callab
     def genomics(
         chromosome: Annotated[str | None, Query(min_length=1, max_length=8, description="only calls on this chromosome (1-22, X, Y, MT)", examples=["4"])] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="calls per page")] = DEFAULT_LIMIT,
-        next: Annotated[str | None, Query(max_length=512, description="the `next` token of the previous page")] = None,  # noqa: A002
+        next: Annotated[str | None, Query(max_length=512, description="the `next` token of the previous page")] = None,
     ) -> JSONResponse:
         chrom = None
         if chromosome is not None:
@@ -372,7 +372,7 @@ def create_app(backend: str | None = None, *, pool_size: int = 4, opener: Callab
         return JSONResponse({"items": [genomics_json(v) for v in page], "count": len(page), "next": token})
 
     @app.get("/genomics/{id}", summary="One variant call by ID", response_model=GenomicsVariant, responses=_ERRORS)
-    def genomics_one(id: Annotated[str, Path(min_length=1, max_length=256, description="the call's ID")]) -> JSONResponse:  # noqa: A002
+    def genomics_one(id: Annotated[str, Path(min_length=1, max_length=256, description="the call's ID")]) -> JSONResponse:
         vid = CATALOG[Q.VARIANT_BY_ID].parse_params({"variant_id": id})["variant_id"]
         found = call(lambda b: b.variant_by_id(variant_id=vid))
         if found is None:

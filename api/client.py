@@ -97,7 +97,7 @@ class ApiServer:
         if self.process is not None:
             return self
         self.port = self.port or free_port(self.host)
-        self._log = tempfile.NamedTemporaryFile(prefix="mmbench-api-", suffix=".log", delete=False)
+        self._log = tempfile.NamedTemporaryFile(prefix="mmbench-api-", suffix=".log", delete=False)  # noqa: SIM115 - outlives start()
         argv = [sys.executable, "-m", "api", "--backend", self.backend, "--host", self.host, "--port", str(self.port),
                 "--pool", str(self.pool_size)]
         self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

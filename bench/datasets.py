@@ -65,9 +65,13 @@ def file_dataset(csv: Path | str | None, samples: Path | str | None = None, pati
         else:
             local[kind] = Path(location) if location is not None else None
     first = csv or patients
-    name = S3Url.parse(str(first)).name if first is not None and is_s3(first) else (local["genomics"] or local["patients"] or Path("files")).name
-    kwargs = dict(name=name, genomics=local["genomics"], samples=local["samples"], patients_file=local["patients"],
-                  diagnoses_file=local["diagnoses"], lab_results_file=local["lab_results"])
+    if first is not None and is_s3(first):
+        name = S3Url.parse(str(first)).name
+    else:
+        name = (local["genomics"] or local["patients"] or Path("files")).name
+    kwargs: dict[str, Any] = {"name": name, "genomics": local["genomics"], "samples": local["samples"],
+                              "patients_file": local["patients"], "diagnoses_file": local["diagnoses"],
+                              "lab_results_file": local["lab_results"]}
     if origins:
         return _S3FileDataset(origins, copies, **kwargs)
     return FileDataset(**kwargs)

@@ -116,9 +116,11 @@ def client(service: str, ep: Endpoint | None = None, *, read_timeout: float = RE
     if ep.local:
         kwargs.update(LOCAL_CREDENTIALS)
         kwargs["region_name"] = region(ep)
+    from botocore.exceptions import BotoCoreError
+
     try:
         return boto3.client(service, **kwargs)
-    except Exception as exc:  # NoRegionError and friends
+    except BotoCoreError as exc:  # NoRegionError and friends
         raise CloudError(f"{service}: {first_line(exc)}; set MMBENCH_AWS_REGION or AWS_REGION") from None
 
 

@@ -193,4 +193,4 @@ class Catalog:
         return sorted(out, key=lambda t: (t.database, t.name))
 
 
-__all__ = ["Catalog", "CloudError", "Column", "GLUE_TYPES", "Table", "glue_name"]
+__all__ = ["GLUE_TYPES", "Catalog", "CloudError", "Column", "Table", "glue_name"]

@@ -30,7 +30,6 @@ import csv
 import json
 import random
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -62,11 +61,13 @@ class ImportResult:
 
 
 def _settings() -> Any:
+    from pydantic import ValidationError
+
     from backends.kv.settings import DynamoDBSettings
 
     try:
         return DynamoDBSettings()
-    except Exception as exc:  # pydantic ValidationError: a bad MMBENCH_DYNAMODB_* value
+    except ValidationError as exc:  # a bad MMBENCH_DYNAMODB_* value
         raise UsageError(f"dynamodb settings: {first_line(exc)}") from None
 
 
@@ -90,9 +91,11 @@ def dynamodb_client() -> tuple[Any, Endpoint, bool]:
         kwargs.update(aws_access_key_id=s.access_key_id, aws_secret_access_key=s.secret_access_key)
     elif not s.on_aws:
         kwargs.update(aws_access_key_id=LOCAL_CREDENTIALS[0], aws_secret_access_key=LOCAL_CREDENTIALS[1])
+    from botocore.exceptions import BotoCoreError
+
     try:
         return boto3.client("dynamodb", **kwargs), ep, s.on_aws
-    except Exception as exc:  # noqa: BLE001 - NoRegionError
+    except BotoCoreError as exc:  # NoRegionError
         raise CloudError(f"dynamodb: {first_line(exc)}; set MMBENCH_DYNAMODB_REGION or AWS_REGION") from None
 
 

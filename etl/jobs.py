@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from etl import predicate as predicates
-from etl.aws import CloudError, errors
 from etl import storage
+from etl.aws import CloudError, errors
 from etl.catalog import Catalog, Column, Table, glue_name
 from models.errors import MMBenchError, UsageError, first_line
 
@@ -348,9 +348,9 @@ def _spark(inputs: _Input, pred: predicates.Predicate, staged: Path, fmt: str, m
     part files straight at `direct_dest` on a cluster)."""
     t = inputs.table
     with spark_session(master) as spark:
+        from pyspark.errors import PySparkException
         from pyspark.sql import functions as F
         from pyspark.sql.types import StringType, StructField, StructType
-        from pyspark.errors import PySparkException
 
         try:
             names = [c.header or c.name for c in t.columns]

@@ -24,6 +24,7 @@ values: no SQL text is ever built from the user's input.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -271,7 +272,7 @@ class _Checker:
             value = float(text)
         except ValueError:
             raise self.fail(f"{text!r} is not a number") from None
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise self.fail(f"{text!r} is not a finite number")
         return Lit(value, "double")
 

@@ -155,12 +155,11 @@ def fresh_sqlite(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_nothing_loaded_is_503_saying_what_to_do(seed_sqlite: str, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     fresh_sqlite(monkeypatch, tmp_path)
-    with other_namespace():
-        with TestClient(create_app("sqlite")) as c:
-            r = c.get("/genomics")
-            assert r.status_code == 503 and "mmbench load --backend sqlite" in r.json()["error"]
-            h = c.get("/health")
-            assert h.status_code == 200 and h.json()["holdings"] is None
+    with other_namespace(), TestClient(create_app("sqlite")) as c:
+        r = c.get("/genomics")
+        assert r.status_code == 503 and "mmbench load --backend sqlite" in r.json()["error"]
+        h = c.get("/health")
+        assert h.status_code == 200 and h.json()["holdings"] is None
 
 
 def test_a_load_elsewhere_is_followed(seed_sqlite: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from api.client import ApiServer, api_backend_class, open_api_backend
-from backends.base import BackendError, EngineUnavailable, Tier, run_query
 from backends import backend_class
+from backends.base import BackendError, EngineUnavailable, Tier, run_query
 from models.catalog import CATALOG, READS, Q
 from models.reference import Reference
 from models.sampling import SampleSource

@@ -112,7 +112,7 @@ def test_import_table_api_where_the_engine_has_it(tmp_path: Path, monkeypatch: p
     from moto import mock_aws
 
     import etl.dynamo_import as di
-    import etl.storage as storage
+    from etl import storage
     from etl.aws import CloudError
 
     for var in ("MMBENCH_S3_URL", "MMBENCH_DYNAMODB_URL"):

@@ -10,7 +10,7 @@ import pytest
 from bench.cli import main
 from etl.catalog import Catalog
 from etl.crawler import crawl, infer, merge, value_type
-from etl.storage import upload, S3Url
+from etl.storage import S3Url, upload
 from models.errors import DataError, UsageError
 
 
