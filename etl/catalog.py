@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.base import namespaced
+from backends.base import namespace, namespaced
 from etl.aws import CloudError, Endpoint, client, endpoint, errors
 from models.errors import UsageError
 
@@ -169,11 +169,13 @@ class Catalog:
         return Table.from_glue(database, found)
 
     def tables(self, database: str | None = None) -> list[Table]:
-        """Every table (of one database, or of all), readable or not (unknown formats skipped)."""
+        """The tables of one database, or of every database of this data namespace; tables in
+        formats mmbench cannot read are left out."""
         with errors("glue", self.ep):
-            if database is None:
+            if database is None:  # this namespace's databases (every one in the default namespace)
+                ns = namespace()
                 dbs = [d["Name"] for page in self.glue.get_paginator("get_databases").paginate()
-                       for d in page["DatabaseList"]]
+                       for d in page["DatabaseList"] if not ns or d["Name"].endswith(f"_{ns}")]
             else:
                 dbs = [self.database_name(database)]
             out: list[Table] = []
