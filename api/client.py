@@ -18,6 +18,7 @@ framework, the server's thread pool — adds to each query's latency.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import datetime as dt
 import functools
@@ -102,6 +103,7 @@ class ApiServer:
                 "--pool", str(self.pool_size)]
         self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         env={**os.environ, **(self.env or {})}, cwd=Path(__file__).resolve().parent.parent)
+        atexit.register(self.stop)  # a process that forgets close() leaves no server behind
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -124,6 +126,7 @@ class ApiServer:
         return lines[-1] if lines else "no output"
 
     def stop(self) -> None:
+        atexit.unregister(self.stop)
         if self.process is not None:
             if self.process.poll() is None:
                 self.process.terminate()
