@@ -8,7 +8,9 @@ apart from every other one: each backend puts it in the names it creates.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import functools
 import json
 import logging
 import os
@@ -25,6 +27,7 @@ from rich.table import Table
 import bench
 from backends import REGISTRY, driver_installed, open_backend, registration
 from backends.base import NAMESPACE_ENV, Backend, NotLoaded, namespace, run_query
+from bench.cloud_cli import register as register_cloud_commands
 from bench.datasets import DATASETS, file_dataset, make_dataset
 from bench.loading import LoadTiming, timed_load
 from models.catalog import CATALOG, READS, WRITES, Q, get_spec
@@ -122,7 +125,7 @@ def load(
     dataset: DatasetOpt = None,
     scale: ScaleOpt = 1,
     seed: SeedOpt = 42,
-    csv: Annotated[Path | None, typer.Option("--csv", help="A genomics CSV (the lecture's header)")] = None,
+    csv: Annotated[str | None, typer.Option("--csv", help="A genomics CSV (the lecture's header): a path or s3://bucket/key")] = None,
     samples: Annotated[Path | None, typer.Option(help="CSV ID,Patient_ID for --csv")] = None,
     patients: Annotated[Path | None, typer.Option(help="patients JSON file")] = None,
     diagnoses: Annotated[Path | None, typer.Option(help="diagnoses JSON file")] = None,
@@ -444,6 +447,8 @@ def run(
     html: Annotated[bool, typer.Option("--html", help="Also write the HTML report next to the results file")] = False,
     no_load: Annotated[bool, typer.Option("--no-load", help="Measure what each backend holds (it must be the data set asked for)")] = False,
     no_explain: Annotated[bool, typer.Option("--no-explain", help="Do not explain each phase's first question")] = False,
+    via: Annotated[str, typer.Option("--via", help="direct, api (the read queries through `mmbench serve`'s HTTP API), "
+                                     "or direct,api: both, to see what the service layer adds")] = "direct",
     batch_size: BatchOpt = 5000,
 ) -> None:
     """Benchmark: per data set, load every backend, then time every query and workload in rounds."""
@@ -462,6 +467,9 @@ def run(
         if name not in DATASETS:
             raise UsageError(f"unknown data set {name!r}; valid: {', '.join(DATASETS)}")
     check_output(out_dir)  # before anything runs: no measurement is lost to an unusable --out
+    vias = _csv(via)
+    if not vias or not set(vias) <= {"direct", "api"}:
+        raise UsageError(f"--via {via!r}: direct, api or direct,api")
     names = _csv(backends_)
     targets = [Target.registered(registration(n).name) for n in dict.fromkeys(names)] if names else default_targets()
     settings = RunSettings(
@@ -471,8 +479,13 @@ def run(
         batch_size=batch_size, repeat=repeat, load=not no_load, explain=not no_explain, namespace=namespace())
     if not settings.phases():
         raise UsageError("nothing to run: --queries none and --workloads none")
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True) as bar:
+    if "api" in vias and (any(CATALOG[q].is_write for q in settings.queries) or settings.workloads):
+        raise UsageError("--via api runs read queries only (the API is read-only): add --queries reads")
+    with contextlib.ExitStack() as stack, Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True) as bar:
+        if "api" in vias:
+            targets = _via_api(targets, keep_direct="direct" in vias, stack=stack)
         runner = Runner(settings, targets, say=lambda m: bar.console.print(m, highlight=False, markup=False),
                         tick=lambda n, what: bar.update(task, advance=n, description=what or "running"))
         task = bar.add_task("starting", total=runner.total_steps())
@@ -487,6 +500,20 @@ def run(
         raise _RunInterrupted(f"interrupted; what was measured is in {path}")
     if doc.data["status"] == "failures":
         raise MMBenchError(f"some backends or phases failed (see the table); results in {path}")
+
+
+def _via_api(targets: list[Any], *, keep_direct: bool, stack: contextlib.ExitStack) -> list[Any]:
+    """Each target also (or only) through the HTTP API: `<backend>+api`, one `mmbench serve`
+    process per backend, shared by all workers (api/client.py)."""
+    from api.client import ApiServer, open_api_backend
+    from bench.runner import Target
+
+    out = []
+    for t in targets:
+        server = stack.enter_context(ApiServer(t.name))
+        api = Target(f"{t.name}+api", functools.partial(open_api_backend, t.name, server.url), t.requested)
+        out += ([t] if keep_direct else []) + [api]
+    return out
 
 
 class _RunInterrupted(MMBenchError):
@@ -687,6 +714,9 @@ def _library_logs() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if os.environ.get("MMBENCH_DEBUG") else logging.ERROR)
+
+
+register_cloud_commands(app)  # s3, etl, import-table, scan-table, serve: bench/cloud_cli.py
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -142,7 +142,7 @@ def combine(phase: Phase, outcomes: list[Outcome], tier: Tier) -> dict[str, Any]
 
 def engine_process(name: str, address: str) -> tuple[Any, str | None]:
     """(the psutil process of the local engine serving backend `name`, None) — or (None, why not)."""
-    reg = REGISTRY.get(name)
+    reg = REGISTRY.get(name.removesuffix("+api"))
     if reg is None or reg.engine is None:
         return None, "embedded: the engine runs in the client process, whose CPU includes it"
     try:
@@ -266,7 +266,7 @@ class Runner:
     def _open(self, target: Target) -> Slot | None:
         entry = self.doc.backend(target.name)
         entry["requested"] = target.requested
-        reg = REGISTRY.get(target.name)
+        reg = REGISTRY.get(target.name.removesuffix("+api"))  # `<backend>+api`: the backend through the HTTP API
         entry["model"] = reg.model if reg else None
         entry["design"] = reg.design if reg else None
         backend = None

@@ -112,3 +112,20 @@ def seed_answers(backend: Backend) -> dict[str, Any]:
                          "until": dt.date(2100, 1, 1)}),
     ]
     return {f"{q}({p})": CATALOG[q].canonical(run_query(backend, q, p)) for q, p in reads}
+
+
+# ---------------------------------------------------------------- the cloud hands-on (tests/cloud, etl, api)
+
+CLOUD_DEFAULT_URL = "http://127.0.0.1:5000"
+
+
+def cloud_env() -> dict[str, str]:
+    """Where the cloud tests find S3 and Glue: MMBENCH_S3_URL / MMBENCH_GLUE_URL (default: the
+    local moto server of `mmbench up s3`)."""
+    s3 = os.environ.get("MMBENCH_S3_URL") or CLOUD_DEFAULT_URL
+    return {"MMBENCH_S3_URL": s3, "MMBENCH_GLUE_URL": os.environ.get("MMBENCH_GLUE_URL") or s3}
+
+
+def unique(prefix: str) -> str:
+    """A fresh lower-case name for a bucket, Glue database or table (`prefix-1a2b3c4d`)."""
+    return f"{prefix}-{secrets.token_hex(4)}"
