@@ -86,7 +86,10 @@ class CommandLog(monitoring.CommandListener):
 
 
 def returned_documents(reply: Mapping[str, Any]) -> int:
-    """Documents in a reply's cursor batch (find, aggregate, getMore); 0 for other replies."""
+    """Documents in a reply's cursor batch (find, aggregate, getMore), values of a `distinct`;
+    0 for other replies."""
+    if isinstance(reply.get("values"), list):
+        return len(reply["values"])
     cursor = reply.get("cursor")
     if not isinstance(cursor, Mapping):
         return 0

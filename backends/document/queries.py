@@ -65,7 +65,7 @@ ACCESS: dict[Q, str] = {
 
 # -- variants (both designs)
 
-def _region(chromosome: str, start: int, end: int) -> dict[str, Any]:
+def region(chromosome: str, start: int, end: int) -> dict[str, Any]:
     return {"chromosome": chromosome, "position": {"$gte": start, "$lte": end}}
 
 
@@ -74,7 +74,7 @@ def variants_by_chromosome(*, chromosome: str) -> Find:
 
 
 def variants_in_region(*, chromosome: str, start: int, end: int) -> Find:
-    return Find(VARIANTS, _region(chromosome, start, end), None, BY_POSITION)
+    return Find(VARIANTS, region(chromosome, start, end), None, BY_POSITION)
 
 
 def variants_min_depth(*, min_depth: int) -> Find:
@@ -91,7 +91,7 @@ def all_variants() -> Find:
 
 def region_carriers(chromosome: str, start: int, end: int) -> list[dict[str, Any]]:
     """The distinct carriers of the variants in a region, as `{_id: patient_id}` documents."""
-    return [{"$match": _region(chromosome, start, end)}, {"$group": {"_id": "$patient_id"}}]
+    return [{"$match": region(chromosome, start, end)}, {"$group": {"_id": "$patient_id"}}]
 
 
 # -- lab results (both designs)

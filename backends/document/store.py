@@ -107,6 +107,7 @@ EMULATOR_DIFFERENCES = (
 )
 
 _DRIVER_ERRORS = (PyMongoError, BSONError, OverflowError)
+_WALKING = ("find", "aggregate", "distinct", "update", "delete")  # commands that read documents
 SCRATCH_BASE = 2**62
 """Integer ids of explained writes: far above any id a data set or a benchmark gives."""
 
@@ -367,6 +368,7 @@ class MongoStore(Backend):
         params = dict(params or {})
         emulator = self.engine_info().emulator
         twin, log = self._explainer()
+        twin._check_loaded()  # NotLoaded here, not a probe among the statements
         log.take()
         notes: list[str] = []
         undone: str | None = None
@@ -395,7 +397,7 @@ class MongoStore(Backend):
             work.reasons["examined"] = "mongo-java-server has no explain: it does not report documents examined"
             notes.append("mongo-java-server has no explain command: no plan, no documents examined, no server time "
                          "(point MMBENCH_MONGODB_URL at a real MongoDB for them).")
-            notes.extend(_emulator_note(s) for s in sent if s.name in ("find", "aggregate", "update", "delete"))
+            notes.extend(dict.fromkeys(_emulator_note(s) for s in sent if s.name in _WALKING))
             if designed:
                 notes.append(f"A real MongoDB would use {designed}.")
         else:
@@ -492,7 +494,8 @@ def _emulator_note(s: ex.Sent) -> str:
                "walks that collection once per document reaching it")
             for lk in lookups)
         return f"aggregate on {collection}: the emulator starts from every document of the collection{joined}."
-    where = s.command.get("filter", s.command.get("q", {})) if s.name == "find" else _first_filter(s.command)
+    where = s.command.get("filter" if s.name == "find" else "query", {}) if s.name in ("find", "distinct") else (
+        _first_filter(s.command))
     if isinstance(where, Mapping) and set(where) == {"_id"}:
         return f"{s.name} on {collection}: an equality on _id, looked up in the emulator's _id index."
     return f"{s.name} on {collection}: the emulator uses no secondary index and walks every document."
