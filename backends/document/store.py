@@ -429,8 +429,7 @@ class MongoStore(Backend):
         for s in sent:
             if s.name not in ex.EXPLAINABLE:
                 continue
-            with self._errors():
-                answer = self.db.command({"explain": s.command, "verbosity": "executionStats"})
+            answer = self._explain_command(s.command)
             plans.append({"command": s.name, "explain": ex.to_json(answer)})
             summary.extend(name for name in ex.plan_summary(answer) if name not in summary)
             c = ex.counts(answer)
@@ -443,6 +442,12 @@ class MongoStore(Backend):
         work.examined = examined
         work.cost = {"docs_examined": float(docs), "keys_examined": float(keys)}
         return plans, summary, None if millis is None else millis * 1000
+
+    def _explain_command(self, command: Mapping[str, Any]) -> Mapping[str, Any]:
+        """MongoDB's `explain` of one command with executionStats (it runs the command again;
+        a write is planned and executed without being applied)."""
+        with self._errors():
+            return self.db.command({"explain": dict(command), "verbosity": "executionStats"})
 
     def _scratch(self, query: Q, params: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], None], str]:
         """The write's parameters moved to scratch ids, how to delete what it wrote, and which ids."""

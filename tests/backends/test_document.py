@@ -353,3 +353,28 @@ def test_counts_read_examined_and_time_from_find_and_pipeline_answers() -> None:
     sharded = {"executionStats": {"totalDocsExamined": 8, "totalKeysExamined": 0, "executionTimeMillis": 2,
                                   "executionStages": {"shards": [{"totalDocsExamined": 5}, {"totalDocsExamined": 3}]}}}
     assert counts(sharded).docs_examined == 8
+
+
+def test_on_a_real_mongodb_explain_reads_plans_counts_and_server_time(
+        seeded: MongoStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real-server path, with MongoDB's answer stood in for (the emulator has no explain)."""
+    real = dataclasses.replace(seeded.engine_info(), emulator=False, product="MongoDB", differences=())
+    asked: list[dict] = []
+
+    def explained(self: MongoStore, command: dict) -> dict:
+        asked.append(command)
+        return {"queryPlanner": {"winningPlan": {"stage": "FETCH", "inputStage": {"stage": "IXSCAN",
+                                                                                 "indexName": "depth"}}},
+                "executionStats": {"nReturned": 4, "executionTimeMillis": 2, "totalKeysExamined": 4,
+                                   "totalDocsExamined": 4}}
+
+    monkeypatch.setattr(type(seeded), "engine_info", lambda self: real)
+    monkeypatch.setattr(MongoStore, "_explain_command", explained)
+    e = seeded.explain(Q.VARIANTS_MIN_DEPTH, {"min_depth": 50})
+    assert asked == [{"find": "variants", "filter": {"depth": {"$gt": 50}}}]
+    assert e.plan_summary == ["depth"] and e.plan[0]["command"] == "find"
+    assert (e.work.examined, e.work.returned, e.server_us) == (4, 4, 2000.0)
+    assert e.work.cost == {"docs_examined": 4.0, "keys_examined": 4.0}
+    assert not any("emulator" in n for n in e.notes)
+    write = seeded.explain(Q.ADD_VARIANTS, {"variants": [Variant("s-2", "1", 10, "A", "G", "AG", 30.0, 20, None)]})
+    assert write.plan is None and write.work.reasons["examined"] and "insert" in write.work.reasons["examined"]
