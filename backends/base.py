@@ -75,7 +75,8 @@ class EngineUnavailable(BackendError):
 
     def __init__(self, backend: str, product: str, address: str, detail: str = "") -> None:
         self.backend, self.address = backend, address
-        hint = f"start it with `mmbench up {backend}` or `docker compose up -d {backend}`"
+        engine = backend.partition(":")[0]  # a design (`mongodb:referenced`) runs on its backend's engine
+        hint = f"start it with `mmbench up {engine}` or `docker compose up -d {engine}`"
         extra = f" ({detail})" if detail else ""
         super().__init__(f"{backend}: cannot reach {product} at {address}{extra}; {hint}")
 
