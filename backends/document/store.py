@@ -193,9 +193,12 @@ class MongoStore(Backend):
         if isinstance(exc, BulkWriteError):
             errors = exc.details.get("writeErrors") or [{}]
             first = errors[0].get("errmsg") or self._line(exc)
-            return BackendError(f"{self.name}: {len(errors)} write(s) failed, first: {first_line(first)}")
+            first = _scrub(first_line(first), self.settings.url)
+            return BackendError(f"{self.name}: {len(errors)} write(s) failed, first: {first}")
         if isinstance(exc, OperationFailure):
-            return BackendError(f"{self.name}: {first_line((exc.details or {}).get('errmsg') or self._line(exc))}")
+            errmsg = (exc.details or {}).get("errmsg")
+            line = _scrub(first_line(errmsg), self.settings.url) if errmsg else self._line(exc)
+            return BackendError(f"{self.name}: {line}")
         if isinstance(exc, BSONError | OverflowError):
             return BackendError(f"{self.name}: cannot store a value in BSON: {self._line(exc)}")
         return BackendError(f"{self.name}: {self._line(exc)}")
@@ -287,7 +290,7 @@ class MongoStore(Backend):
             raise BackendError(f"{self.name}: end_load without begin_load")
         with self._errors():
             for kind, name in self.document_per_row.items():
-                found = self.staged(name).count_documents({})
+                found = self.staged(name).estimated_document_count()  # collection metadata: no scan
                 if found != holdings.rows.get(kind, 0):
                     raise BackendError(f"{self.name}: staging collection {self.staged(name).name} holds {found} "
                                        f"documents, not the {holdings.rows.get(kind, 0)} {kind} written (another "
