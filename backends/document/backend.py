@@ -75,13 +75,15 @@ from backends.document.schema import (
     lab_result_doc,
     patient_doc,
     push_diagnoses,
+    to_code_count,
     to_lab_result,
     to_patient,
     to_record,
+    to_shared,
     to_variant,
     variant_doc,
 )
-from backends.document.store import _DRIVER_ERRORS, MongoStore
+from backends.document.store import DRIVER_ERRORS, MongoStore
 from models.dataset import EntityKind
 from models.entities import (
     CodeCount,
@@ -139,18 +141,15 @@ class MongoBackend(MongoStore):
     # -- reads
 
     def _variants_of(self, command: Command) -> list[Variant]:
-        return [to_variant(d) for d in self._find(command)]
-
-    def _patients_of(self, docs: list[dict[str, Any]]) -> list[Patient]:
-        return [to_patient(d) for d in docs]
+        return self._find(command, to_variant)
 
     def _code_counts(self, command: Command) -> list[CodeCount]:
-        return [CodeCount(d["_id"], d["patients"]) for d in self._aggregate(command)]
+        return self._aggregate(command, to_code_count)
 
     def variant_by_id(self, *, variant_id: str) -> Variant | None:
         try:
             doc = self._variants.find_one({"_id": variant_id})
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error(exc) from None
         if doc is None:
             self._check_loaded()
@@ -176,7 +175,7 @@ class MongoBackend(MongoStore):
         """One document: the diagnoses are embedded, already in catalog order."""
         try:
             doc = self._patients.find_one({"_id": patient_id})
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error(exc) from None
         if doc is None:
             self._check_loaded()
@@ -184,28 +183,27 @@ class MongoBackend(MongoStore):
         return to_record(doc)
 
     def patients_older_than(self, *, age: int) -> list[Patient]:
-        return self._patients_of(self._find(queries.patients_older_than(age=age)))
+        return self._find(queries.patients_older_than(age=age), to_patient)
 
     def patients_with_diagnosis(self, *, code: str) -> list[Patient]:
-        return self._patients_of(self._find(queries.patients_with_diagnosis(code=code)))
+        return self._find(queries.patients_with_diagnosis(code=code), to_patient)
 
     def diagnosis_counts(self, *, min_age: int | None = None) -> list[CodeCount]:
         return self._code_counts(queries.diagnosis_counts(min_age=min_age))
 
     def lab_history(self, *, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> list[LabResult]:
         command = queries.lab_history(patient_id=patient_id, test_name=test_name, since=since, until=until)
-        return [to_lab_result(d) for d in self._find(command)]
+        return self._find(command, to_lab_result)
 
     def carriers_with_diagnosis(self, *, chromosome: str, start: int, end: int, code: str) -> list[Patient]:
         command = queries.carriers_with_diagnosis(chromosome=chromosome, start=start, end=end, code=code)
-        return self._patients_of(self._aggregate(command))
+        return self._aggregate(command, to_patient)
 
     def patients_sharing_diagnoses(self, *, patient_id: int) -> list[SharedDiagnoses]:
         """The asked patient's codes (one document), then the others ranked in one pipeline."""
         found = self._find_one(self._patients, {"_id": patient_id}, {"_id": 0, "diagnoses.code": 1})
         codes = sorted({d["code"] for d in found["diagnoses"]}) if found else []
-        docs = self._aggregate(queries.patients_sharing_diagnoses(patient_id=patient_id, codes=codes))
-        return [SharedDiagnoses(d["_id"], d["shared"]) for d in docs]
+        return self._aggregate(queries.patients_sharing_diagnoses(patient_id=patient_id, codes=codes), to_shared)
 
     def comorbid_codes(self, *, code: str) -> list[CodeCount]:
         return self._code_counts(queries.comorbid_codes(code=code))

@@ -72,12 +72,14 @@ from backends.document.schema import (
     PATIENTS,
     VARIANTS,
     lab_result_doc,
+    to_code_count,
     to_lab_result,
     to_patient,
+    to_shared,
     to_variant,
     variant_doc,
 )
-from backends.document.store import _DRIVER_ERRORS, MongoStore
+from backends.document.store import DRIVER_ERRORS, MongoStore
 from models.catalog import Q
 from models.dataset import EntityKind
 from models.entities import (
@@ -220,15 +222,15 @@ class ReferencedMongoBackend(MongoStore):
     # -- reads
 
     def _variants_of(self, command: Command) -> list[Variant]:
-        return [to_variant(d) for d in self._find(command)]
+        return self._find(command, to_variant)
 
     def _code_counts(self, command: Aggregate) -> list[CodeCount]:
-        return [CodeCount(d["_id"], d["patients"]) for d in self._aggregate(command)]
+        return self._aggregate(command, to_code_count)
 
     def variant_by_id(self, *, variant_id: str) -> Variant | None:
         try:
             doc = self._variants.find_one({"_id": variant_id})
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error(exc) from None
         if doc is None:
             self._check_loaded()
@@ -255,28 +257,27 @@ class ReferencedMongoBackend(MongoStore):
         return to_record(docs[0]) if docs else None
 
     def patients_older_than(self, *, age: int) -> list[Patient]:
-        return [to_patient(d) for d in self._find(queries.patients_older_than(age=age))]
+        return self._find(queries.patients_older_than(age=age), to_patient)
 
     def patients_with_diagnosis(self, *, code: str) -> list[Patient]:
-        return [to_patient(d) for d in self._aggregate(patients_with_diagnosis(code=code))]
+        return self._aggregate(patients_with_diagnosis(code=code), to_patient)
 
     def diagnosis_counts(self, *, min_age: int | None = None) -> list[CodeCount]:
         return self._code_counts(diagnosis_counts(min_age=min_age))
 
     def lab_history(self, *, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> list[LabResult]:
         command = queries.lab_history(patient_id=patient_id, test_name=test_name, since=since, until=until)
-        return [to_lab_result(d) for d in self._find(command)]
+        return self._find(command, to_lab_result)
 
     def carriers_with_diagnosis(self, *, chromosome: str, start: int, end: int, code: str) -> list[Patient]:
         carriers = self._distinct(VARIANTS, "patient_id", queries.region(chromosome, start, end))
-        return [to_patient(d) for d in self._aggregate(carriers_with_diagnosis(code=code, carriers=carriers))]
+        return self._aggregate(carriers_with_diagnosis(code=code, carriers=carriers), to_patient)
 
     def patients_sharing_diagnoses(self, *, patient_id: int) -> list[SharedDiagnoses]:
         codes = sorted({d["code"] for d in self._find(codes_of(patient_id=patient_id))})
         if not codes:
             return []
-        docs = self._aggregate(patients_sharing_diagnoses(patient_id=patient_id, codes=codes))
-        return [SharedDiagnoses(d["_id"], d["shared"]) for d in docs]
+        return self._aggregate(patients_sharing_diagnoses(patient_id=patient_id, codes=codes), to_shared)
 
     def comorbid_codes(self, *, code: str) -> list[CodeCount]:
         having = self._distinct(DIAGNOSES, "patient_id", {"code": code})
@@ -286,7 +287,7 @@ class ReferencedMongoBackend(MongoStore):
         """The distinct values of `key` (no null: a variant without a patient carries nobody)."""
         try:
             values = self.c[collection].distinct(key, filter)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error(exc) from None
         if not values and not self._schema_seen:
             self._check_loaded()
@@ -303,11 +304,11 @@ class ReferencedMongoBackend(MongoStore):
             return
         try:
             self._diagnoses.insert_many([diagnosis_doc(d) for d in patient.diagnoses], ordered=True)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             error = self._error(exc)
             try:
                 self._undo_patient(pid, [d.diagnosis_id for d in patient.diagnoses if d.patient_id == pid])
-            except _DRIVER_ERRORS as cleanup:
+            except DRIVER_ERRORS as cleanup:
                 error.add_note(f"and deleting patient {pid} again failed too: {self._line(cleanup)}")
             raise error from None
 

@@ -31,10 +31,12 @@ from pymongo import ASCENDING, IndexModel
 
 from models.dataset import FIELDS, EntityKind
 from models.entities import (
+    CodeCount,
     Diagnosis,
     LabResult,
     Patient,
     PatientRecord,
+    SharedDiagnoses,
     Variant,
     diagnosis_order,
 )
@@ -101,6 +103,16 @@ def to_lab_result(d: Mapping[str, Any]) -> LabResult:
 
 def to_patient(d: Mapping[str, Any]) -> Patient:
     return Patient(d["_id"], d["name"], d["age"], d["sex"])
+
+
+def to_code_count(d: Mapping[str, Any]) -> CodeCount:
+    """{_id: code, patients} (a counting pipeline's output) -> CodeCount."""
+    return CodeCount(d["_id"], d["patients"])
+
+
+def to_shared(d: Mapping[str, Any]) -> SharedDiagnoses:
+    """{_id: patient_id, shared} -> SharedDiagnoses."""
+    return SharedDiagnoses(d["_id"], d["shared"])
 
 
 def diagnosis_item(d: Diagnosis) -> dict[str, Any]:

@@ -87,7 +87,12 @@ from backends.document.schema import VARIANTS
 from backends.document.settings import MongoSettings
 from models.catalog import CATALOG, Q
 from models.dataset import EntityKind
-from models.entities import Diagnosis, Patient, PatientRecord, Variant
+from models.entities import (
+    Diagnosis,
+    Patient,
+    PatientRecord,
+    Variant,
+)
 
 PRODUCT = "MongoDB"
 EMULATOR = "mongo-java-server (MongoDB wire-protocol emulator)"
@@ -106,7 +111,7 @@ EMULATOR_DIFFERENCES = (
      "and query planner: its timings say nothing about MongoDB's."),
 )
 
-_DRIVER_ERRORS = (PyMongoError, BSONError, OverflowError)
+DRIVER_ERRORS = (PyMongoError, BSONError, OverflowError)
 _WALKING = ("find", "aggregate", "distinct", "update", "delete")  # commands that read documents
 SCRATCH_BASE = 2**62
 """Integer ids of explained writes: far above any id a data set or a benchmark gives."""
@@ -210,7 +215,7 @@ class MongoStore(Backend):
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error(exc) from None
 
     # -- what the backend holds
@@ -336,19 +341,23 @@ class MongoStore(Backend):
 
     # -- shared reads and writes
 
-    def _find(self, command: Any) -> list[dict[str, Any]]:
+    def _find(self, command: Any, convert: Callable[[Any], Any] | None = None) -> list[Any]:
+        """The documents of a `Find`, each turned into an entity by `convert` as it arrives."""
         try:
-            docs = list(self.c[command.collection].find(command.filter, command.projection, sort=command.sort))
-        except _DRIVER_ERRORS as exc:
+            cursor = self.c[command.collection].find(command.filter, command.projection, sort=command.sort)
+            docs = [convert(d) for d in cursor] if convert else list(cursor)
+        except DRIVER_ERRORS as exc:
             raise self._error(exc) from None
         if not docs and not self._schema_seen:
             self._check_loaded()
         return docs
 
-    def _aggregate(self, command: Any) -> list[dict[str, Any]]:
+    def _aggregate(self, command: Any, convert: Callable[[Any], Any] | None = None) -> list[Any]:
+        """The documents of an `Aggregate`, each turned into an entity by `convert` as it arrives."""
         try:
-            docs = list(self.c[command.collection].aggregate(command.pipeline))
-        except _DRIVER_ERRORS as exc:
+            cursor = self.c[command.collection].aggregate(command.pipeline)
+            docs = [convert(d) for d in cursor] if convert else list(cursor)
+        except DRIVER_ERRORS as exc:
             raise self._error(exc) from None
         if not docs and not self._schema_seen:
             self._check_loaded()
@@ -358,7 +367,7 @@ class MongoStore(Backend):
                   projection: dict[str, Any] | None = None) -> dict[str, Any] | None:
         try:
             doc = collection.find_one(filter, projection)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error(exc) from None
         if doc is None and not self._schema_seen:
             self._check_loaded()
