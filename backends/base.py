@@ -75,7 +75,8 @@ class EngineUnavailable(BackendError):
 
     def __init__(self, backend: str, product: str, address: str, detail: str = "") -> None:
         self.backend, self.address = backend, address
-        hint = f"start it with `mmbench up {backend}` or `docker compose up -d {backend}`"
+        engine = backend.partition(":")[0]  # a design (`mongodb:referenced`) runs on its backend's engine
+        hint = f"start it with `mmbench up {engine}` or `docker compose up -d {engine}`"
         extra = f" ({detail})" if detail else ""
         super().__init__(f"{backend}: cannot reach {product} at {address}{extra}; {hint}")
 
@@ -227,16 +228,17 @@ def namespaced(base: str, sep: str = "_") -> str:
 def redact_url(url: str) -> str:
     """`url` without its userinfo: `postgresql://u:p@ss@host:5432/db` -> `postgresql://***@host:5432/db`.
 
-    The host is what follows the LAST `@` of the authority, so a password with an unencoded
-    `@`, `:` or `/` is removed whole; a query string's password / token values are masked too."""
+    The host is what follows the LAST `@`, so a password with an unencoded `@`, `:`, `/` or `?`
+    is removed whole; query-string values of passwords, secrets, tokens and keys are masked too
+    (`tlsCertificateKeyFilePassword=...` included)."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
     head, q, query = rest.partition("?")
-    if "@" in head:
-        head = "***@" + head.rsplit("@", 1)[1]
     if q:
-        query = re.sub(r"(?i)\b(password|passwd|pwd|secret|token|key)=[^&]*", r"\1=***", query)
+        query = re.sub(r"(?i)([a-z]*(?:password|passwd|pwd|secret|token|key))=[^&]*", r"\1=***", query)
     return f"{scheme}://{head}{q}{query}"
 
 

@@ -1,4 +1,5 @@
-"""The document model: MongoDB through pymongo, designed as a MongoDB user would.
+"""The document model: MongoDB through pymongo, designed as a MongoDB user would (`mongodb`,
+the embedded design; `mongodb:referenced` is the other design, referenced.py).
 
 Design (collections, document shapes and indexes in schema.py; the commands in queries.py):
 
@@ -9,9 +10,9 @@ Design (collections, document shapes and indexes in schema.py; the commands in q
   on a multikey index, the counts an `$unwind` + `$group` with no join. add_patient is one
   atomic single-document insert, so no multi-document transaction is needed (the emulator has
   none). The lecture's hands-on imported diagnoses as a second collection and joined them with
-  `$lookup` in every aggregation; embedding removes that join. Its price: a new diagnosis
-  rewrites its patient's document (`$push`, whose `$sort` keeps the array in catalog order),
-  and loading diagnoses is one update per patient instead of plain inserts.
+  `$lookup` in every aggregation (that is `mongodb:referenced`); embedding removes that join.
+  Its price: a new diagnosis rewrites its patient's document (`$push`, whose `$sort` keeps the
+  array in catalog order), and loading diagnoses is one update per patient instead of plain inserts.
 - Lab results are REFERENCED: one document each in their own collection, with `patient_id`.
   They grow without bound over a patient's life (embedded, every patient read would drag the
   history along, towards the 16 MiB document limit), and lab_history (one patient, one test,
@@ -30,43 +31,42 @@ Every query runs on the server: `find` with `$gt`, `$gte`/`$lte` and `$elemMatch
 projections that return only the answer's fields, and aggregation pipelines (`$match`,
 `$project` with set operators, `$unwind`, `$group`, `$sort`, `$lookup`) for the counts and
 joins; none is finished in the client (patients_sharing_diagnoses first reads the asked
-patient's codes, then ranks the others in one pipeline).
+patient's codes, then ranks the others in one pipeline). Single documents are read with
+`find_one`; collection handles are made once.
 
-The local engine is an emulator (mongo-java-server). It lacks `$sortArray`, `$replaceWith`,
-`$lookup` with both localField and pipeline, and `explain`, and it accepts secondary indexes
-but builds none (every query scans: its timings say nothing about index design). The
-pipelines use constructs both it and MongoDB 7/8 run (`$replaceRoot`, set operators,
-`$lookup` with localField/foreignField), and avoid what it runs pathologically: `$unwind`
-of a large `$lookup` result, which it copies whole into every unwound document. `engine_info()` reads `buildInfo`: one without `gitVersion` is the
-emulator.
+Loading (the atomic switch, what a killed load leaves, timeouts, errors, explain: store.py):
+`insert_many(ordered=False)` per batch into staging collections without secondary indexes,
+each built once its kind is complete (one pass over sorted keys beats maintaining them per
+insert); diagnoses are one unordered `bulk_write` of `$push` updates per batch, one per
+patient. The write concern (w, j) from settings applies to every write.
 
-Loading: `insert_many(ordered=False)` per batch, secondary indexes dropped in begin_load and
-built once a kind is complete (one pass over sorted keys beats maintaining them per insert);
-diagnoses are one unordered `bulk_write` of `$push` updates per batch, one per patient. The
-write concern (w, j) from settings applies to every write. There is no load transaction: a
-failed load is undone by dropping the collections (abort_load).
+The local engine is an emulator, mongo-java-server 1.47 (`EngineInfo.differences` lists what
+it does not do). No real `mongod` can be installed on the machines this is developed on:
+MongoDB's binaries come only from its own download site (no Debian, PyPI, npm or Maven package
+carries one), and FerretDB, the open alternative, lacks `$lookup` (1.x) or needs a PostgreSQL
+extension that is not packaged (2.x). For real numbers point mmbench at a real MongoDB with
+the same code: `docker compose up -d mongodb` (MongoDB 7, the default URL), a replica set
+(`MMBENCH_MONGODB_URL='mongodb://h1,h2,h3/?replicaSet=rs0'`, `MMBENCH_MONGODB_WRITE_CONCERN=majority`)
+or Atlas (`MMBENCH_MONGODB_URL='mongodb+srv://USER:PASSWORD@CLUSTER.mongodb.net/'`). The
+pipelines use constructs both the emulator and MongoDB 5-8 run (`$replaceRoot`, set
+operators, `$lookup` with localField/foreignField), and avoid what the emulator runs
+pathologically: `$unwind` of a large `$lookup` result, which it copies whole into every
+unwound document. `engine_info()` reads `buildInfo`: one without `gitVersion` is the emulator.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, ClassVar, Self
-from urllib.parse import urlsplit
+from typing import Any, ClassVar
 
-import pymongo
-from pydantic import ValidationError
-from pymongo import MongoClient, UpdateOne
-from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
-from pymongo.write_concern import WriteConcern
+from pymongo import UpdateOne
 
-from backends.base import Backend, BackendError, EngineInfo, EngineUnavailable, NotLoaded, first_line
+from backends.base import BackendError
 from backends.document import queries
 from backends.document.queries import Command
 from backends.document.schema import (
-    CODEC_OPTIONS,
     COLLECTIONS,
+    DOCUMENT_PER_ROW,
     INDEXES,
     LAB_RESULTS,
     PATIENTS,
@@ -75,15 +75,16 @@ from backends.document.schema import (
     lab_result_doc,
     patient_doc,
     push_diagnoses,
+    to_code_count,
     to_lab_result,
     to_patient,
     to_record,
+    to_shared,
     to_variant,
     variant_doc,
 )
-from backends.document.settings import MongoSettings
-from models.catalog import CATALOG, Q
-from models.dataset import ENTITY_KINDS, EntityKind
+from backends.document.store import DRIVER_ERRORS, MongoStore
+from models.dataset import EntityKind
 from models.entities import (
     CodeCount,
     Diagnosis,
@@ -94,9 +95,6 @@ from models.entities import (
     Variant,
 )
 
-PRODUCT = "MongoDB"
-EMULATOR = "mongo-java-server (MongoDB wire-protocol emulator)"
-
 _INSERTED: dict[EntityKind, tuple[str, Any]] = {
     # kinds loaded as one document per entity: collection, entity -> document
     "patients": (PATIENTS, patient_doc),
@@ -105,96 +103,19 @@ _INSERTED: dict[EntityKind, tuple[str, Any]] = {
 }
 
 
-class MongoBackend(Backend):
+class MongoBackend(MongoStore):
     name: ClassVar[str] = "mongodb"
-    model: ClassVar[str] = "document"
+    design = "embedded"
+    collections = COLLECTIONS
+    indexes = INDEXES
+    document_per_row = DOCUMENT_PER_ROW
+    access = queries.ACCESS
 
-    def __init__(self, client: MongoClient, settings: MongoSettings, address: str) -> None:
-        self.client, self.address = client, address
-        options = settings.write_concern_options()
-        self.db = client.get_database(settings.database, codec_options=CODEC_OPTIONS,
-                                      write_concern=WriteConcern(**options) if options else None)
-        self._info: EngineInfo | None = None
-        self._schema_seen = False
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._variants, self._patients = self.c[VARIANTS], self.c[PATIENTS]
 
-    @classmethod
-    def from_settings(cls, settings: MongoSettings | None = None) -> Self:
-        try:
-            settings = settings or MongoSettings()
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise BackendError(f"mongodb: setting MMBENCH_MONGODB_{str(err['loc'][0]).upper()}: {err['msg']}") from None
-        address = _redacted(settings.url)
-        try:
-            client: MongoClient = MongoClient(settings.url, appname="mmbench", serverSelectionTimeoutMS=settings.timeout_ms,
-                                              connectTimeoutMS=settings.timeout_ms)
-        except (PyMongoError, ValueError) as exc:  # a malformed URI, an unresolvable SRV record
-            raise BackendError(f"mongodb: bad MMBENCH_MONGODB_URL {address}: {_first_line(exc)}") from None
-        backend = cls(client, settings, address)
-        try:
-            with backend._errors():
-                client.admin.command("ping")
-        except BackendError:
-            client.close()
-            raise
-        return backend
-
-    def close(self) -> None:
-        self.client.close()
-
-    def engine_info(self) -> EngineInfo:
-        """Product and version from `buildInfo`; the emulator reports no `gitVersion`."""
-        if self._info is None:
-            with self._errors():
-                info = self.client.admin.command("buildInfo")
-            emulator = "gitVersion" not in info
-            version = str(info.get("version", "?"))
-            if emulator:  # mongo-java-server answers with the MongoDB version it imitates
-                version = f"imitating MongoDB {version}"
-            self._info = EngineInfo(EMULATOR if emulator else PRODUCT, version, emulator,
-                                    driver=f"pymongo {pymongo.version}", address=self.address)
-        return self._info
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        """Driver errors -> one-line BackendError (EngineUnavailable when the server is gone)."""
-        try:
-            yield
-        except ConnectionFailure as exc:
-            raise EngineUnavailable(self.name, PRODUCT, self.address, _first_line(exc)) from None
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors") or [{}]
-            raise BackendError(f"mongodb: {len(errors)} write(s) failed, first: "
-                               f"{errors[0].get('errmsg', _first_line(exc))}") from None
-        except OperationFailure as exc:
-            raise BackendError(f"mongodb: {(exc.details or {}).get('errmsg') or _first_line(exc)}") from None
-        except PyMongoError as exc:
-            raise BackendError(f"mongodb: {_first_line(exc)}") from None
-
-    # -- schema and loading
-
-    def reset(self) -> None:
-        """Drop the collections (only ours: the database may hold others) and recreate them."""
-        with self._errors():
-            for name in COLLECTIONS:
-                self.db.drop_collection(name)
-            for name in COLLECTIONS:
-                self.db.create_collection(name)
-            for kind in ENTITY_KINDS:
-                self._create_indexes(kind)
-
-    def _create_indexes(self, kind: EntityKind) -> None:
-        collection, indexes = INDEXES[kind]
-        self.db[collection].create_indexes(list(indexes))
-
-    def begin_load(self) -> None:
-        """Secondary indexes go; each is built once its kind is loaded (finish_kind). One by
-        name: the emulator fails `dropIndexes: "*"`."""
-        with self._errors():
-            for collection in map(self.db.get_collection, COLLECTIONS):
-                for index in list(collection.list_indexes()):
-                    if index["name"] != "_id_":
-                        collection.drop_index(index["name"])
+    # -- loading
 
     def write_batch(self, kind: EntityKind, rows: list[Any]) -> None:
         with self._errors():
@@ -202,7 +123,7 @@ class MongoBackend(Backend):
                 self._push_diagnoses(rows)
             else:
                 collection, to_doc = _INSERTED[kind]
-                self.db[collection].insert_many([to_doc(r) for r in rows], ordered=False)
+                self.staged(collection).insert_many([to_doc(r) for r in rows], ordered=False)
 
     def _push_diagnoses(self, rows: list[Diagnosis]) -> None:
         """One `$push` per patient: its diagnoses of this batch, kept in catalog order."""
@@ -210,91 +131,79 @@ class MongoBackend(Backend):
         for d in rows:
             by_patient.setdefault(d.patient_id, []).append(diagnosis_item(d))
         ops = [UpdateOne({"_id": pid}, push_diagnoses(items)) for pid, items in by_patient.items()]
-        result = self.db[PATIENTS].bulk_write(ops, ordered=False)
+        patients = self.staged(PATIENTS)
+        result = patients.bulk_write(ops, ordered=False)
         if result.acknowledged and result.matched_count < len(ops):
-            found = {d["_id"] for d in self.db[PATIENTS].find({"_id": {"$in": list(by_patient)}}, {"_id": 1})}
+            found = {d["_id"] for d in patients.find({"_id": {"$in": list(by_patient)}}, {"_id": 1})}
             missing = sorted(set(by_patient) - found)
-            raise BackendError(f"mongodb: diagnoses of {len(missing)} unknown patient(s), e.g. {missing[:5]}")
-
-    def finish_kind(self, kind: EntityKind) -> None:
-        with self._errors():
-            self._create_indexes(kind)
-
-    def abort_load(self) -> None:
-        """No transaction to roll back: drop what was written."""
-        self.reset()
+            raise BackendError(f"{self.name}: diagnoses of {len(missing)} unknown patient(s), e.g. {missing[:5]}")
 
     # -- reads
 
-    def _docs(self, command: Command) -> list[dict[str, Any]]:
-        with self._errors():
-            docs = list(command.run(self.db))
-            if not docs and not self._schema_seen:
-                self._require_schema()
-        return docs
-
-    def _require_schema(self) -> None:
-        """An empty answer from a database without our collections means nothing was loaded."""
-        if not set(COLLECTIONS) <= set(self.db.list_collection_names()):
-            raise NotLoaded(self.name, f"collections in database {self.db.name!r} at {self.address}")
-        self._schema_seen = True
-
-    def _variants(self, command: Command) -> list[Variant]:
-        return [to_variant(d) for d in self._docs(command)]
-
-    def _patients(self, command: Command) -> list[Patient]:
-        return [to_patient(d) for d in self._docs(command)]
+    def _variants_of(self, command: Command) -> list[Variant]:
+        return self._find(command, to_variant)
 
     def _code_counts(self, command: Command) -> list[CodeCount]:
-        return [CodeCount(d["_id"], d["patients"]) for d in self._docs(command)]
+        return self._aggregate(command, to_code_count)
 
     def variant_by_id(self, *, variant_id: str) -> Variant | None:
-        return next(iter(self._variants(queries.variant_by_id(variant_id=variant_id))), None)
+        try:
+            doc = self._variants.find_one({"_id": variant_id})
+        except DRIVER_ERRORS as exc:
+            raise self._error(exc) from None
+        if doc is None:
+            self._check_loaded()
+            return None
+        return to_variant(doc)
 
     def variants_by_chromosome(self, *, chromosome: str) -> list[Variant]:
-        return self._variants(queries.variants_by_chromosome(chromosome=chromosome))
+        return self._variants_of(queries.variants_by_chromosome(chromosome=chromosome))
 
     def variants_in_region(self, *, chromosome: str, start: int, end: int) -> list[Variant]:
-        return self._variants(queries.variants_in_region(chromosome=chromosome, start=start, end=end))
+        return self._variants_of(queries.variants_in_region(chromosome=chromosome, start=start, end=end))
 
     def variants_min_depth(self, *, min_depth: int) -> list[Variant]:
-        return self._variants(queries.variants_min_depth(min_depth=min_depth))
+        return self._variants_of(queries.variants_min_depth(min_depth=min_depth))
 
     def variants_min_quality(self, *, min_quality: float) -> list[Variant]:
-        return self._variants(queries.variants_min_quality(min_quality=min_quality))
+        return self._variants_of(queries.variants_min_quality(min_quality=min_quality))
 
     def all_variants(self) -> list[Variant]:
-        return self._variants(queries.all_variants())
+        return self._variants_of(queries.all_variants())
 
     def patient_by_id(self, *, patient_id: int) -> PatientRecord | None:
-        docs = self._docs(queries.patient_by_id(patient_id=patient_id))
-        return to_record(docs[0]) if docs else None
+        """One document: the diagnoses are embedded, already in catalog order."""
+        try:
+            doc = self._patients.find_one({"_id": patient_id})
+        except DRIVER_ERRORS as exc:
+            raise self._error(exc) from None
+        if doc is None:
+            self._check_loaded()
+            return None
+        return to_record(doc)
 
     def patients_older_than(self, *, age: int) -> list[Patient]:
-        return self._patients(queries.patients_older_than(age=age))
+        return self._find(queries.patients_older_than(age=age), to_patient)
 
     def patients_with_diagnosis(self, *, code: str) -> list[Patient]:
-        return self._patients(queries.patients_with_diagnosis(code=code))
+        return self._find(queries.patients_with_diagnosis(code=code), to_patient)
 
     def diagnosis_counts(self, *, min_age: int | None = None) -> list[CodeCount]:
         return self._code_counts(queries.diagnosis_counts(min_age=min_age))
 
     def lab_history(self, *, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> list[LabResult]:
         command = queries.lab_history(patient_id=patient_id, test_name=test_name, since=since, until=until)
-        return [to_lab_result(d) for d in self._docs(command)]
+        return self._find(command, to_lab_result)
 
     def carriers_with_diagnosis(self, *, chromosome: str, start: int, end: int, code: str) -> list[Patient]:
-        return self._patients(queries.carriers_with_diagnosis(chromosome=chromosome, start=start, end=end, code=code))
+        command = queries.carriers_with_diagnosis(chromosome=chromosome, start=start, end=end, code=code)
+        return self._aggregate(command, to_patient)
 
     def patients_sharing_diagnoses(self, *, patient_id: int) -> list[SharedDiagnoses]:
-        docs = self._docs(self._sharing_command(patient_id))
-        return [SharedDiagnoses(d["_id"], d["shared"]) for d in docs]
-
-    def _sharing_command(self, patient_id: int) -> Command:
-        """The pipeline of patients_sharing_diagnoses, given the asked patient's codes."""
-        found = self._docs(queries.codes_of(patient_id=patient_id))
-        codes = sorted({d["code"] for d in found[0]["diagnoses"]}) if found else []
-        return queries.patients_sharing_diagnoses(patient_id=patient_id, codes=codes)
+        """The asked patient's codes (one document), then the others ranked in one pipeline."""
+        found = self._find_one(self._patients, {"_id": patient_id}, {"_id": 0, "diagnoses.code": 1})
+        codes = sorted({d["code"] for d in found["diagnoses"]}) if found else []
+        return self._aggregate(queries.patients_sharing_diagnoses(patient_id=patient_id, codes=codes), to_shared)
 
     def comorbid_codes(self, *, code: str) -> list[CodeCount]:
         return self._code_counts(queries.comorbid_codes(code=code))
@@ -304,47 +213,25 @@ class MongoBackend(Backend):
     def add_patient(self, *, patient: PatientRecord) -> None:
         """One document, diagnoses embedded: atomic without a transaction."""
         with self._errors():
-            self.db[PATIENTS].insert_one(patient_doc(patient.patient, patient.diagnoses))
+            self._patients.insert_one(patient_doc(patient.patient, patient.diagnoses))
 
     def add_diagnosis(self, *, diagnosis_id: int, patient_id: int, code: str, diagnosed_on: dt.date) -> None:
         item = diagnosis_item(Diagnosis(diagnosis_id, patient_id, code, diagnosed_on))
         with self._errors():
-            result = self.db[PATIENTS].update_one({"_id": patient_id}, push_diagnoses([item]))
+            result = self._patients.update_one({"_id": patient_id}, push_diagnoses([item]))
         if result.acknowledged and result.matched_count == 0:
-            raise BackendError(f"mongodb: no patient {patient_id} to add diagnosis {diagnosis_id} to")
+            raise BackendError(f"{self.name}: no patient {patient_id} to add diagnosis {diagnosis_id} to")
 
     def add_variants(self, *, variants: list[Variant]) -> None:
         if variants:
             with self._errors():
-                self.db[VARIANTS].insert_many([variant_doc(v) for v in variants], ordered=False)
+                self._variants.insert_many([variant_doc(v) for v in variants], ordered=False)
 
-    # -- plans
+    # -- undoing an explained write (store.py)
 
-    def explain(self, query: Q | str, params: Mapping[str, Any] | None = None) -> list[str]:
-        """The indexes a read query uses on this server (`queries.plan_summary` of its explain,
-        run with executionStats). Real MongoDB only: the emulator has no explain."""
-        spec = CATALOG[Q(query)]
-        if spec.is_write:
-            raise BackendError(f"mongodb: explain covers read queries, not {spec.name}")
-        if self.engine_info().emulator:
-            raise BackendError("mongodb: the emulator (mongo-java-server) has no explain and builds no secondary "
-                               "indexes; point MMBENCH_MONGODB_URL at a real MongoDB")
-        if spec.name is Q.PATIENTS_SHARING_DIAGNOSES:
-            command = self._sharing_command(**(params or {}))
-        else:
-            command = getattr(queries, spec.name)(**(params or {}))
-        with self._errors():
-            answer = self.db.command({"explain": command.command(), "verbosity": "executionStats"},
-                                     codec_options=CODEC_OPTIONS)
-        return queries.plan_summary(answer)
+    def _undo_patient(self, patient_id: int, diagnosis_ids: list[int]) -> None:
+        self._patients.delete_one({"_id": patient_id})
 
-
-def _redacted(url: str) -> str:
-    """The URL without credentials and options: safe to print."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}" if parts.scheme else url
-
-
-def _first_line(exc: BaseException) -> str:
-    """The driver's message without its appendices (full error document, topology, timeouts)."""
-    return first_line(exc, cut=(", full error:", " (configured timeouts", ", Timeout:"))
+    def _undo_diagnosis(self, patient_id: int, diagnosis_id: int) -> None:
+        """$pull the scratch diagnosis: the rest of the array keeps its (sorted) order."""
+        self._patients.update_one({"_id": patient_id}, {"$pull": {"diagnoses": {"diagnosis_id": diagnosis_id}}})

@@ -1,96 +1,80 @@
-"""The catalog's reads as MongoDB commands: a `find` or an aggregation pipeline per query.
+"""The catalog's reads in the embedded design as MongoDB commands: a `find` or a pipeline per query.
 
 Each builder takes the query's keyword parameters and returns a `Find` or an `Aggregate`.
 Values go into the command document as BSON, never spliced into text, and literal arrays
-inside expressions are wrapped in `$literal`, so a value is never read as a field path. The
-backend runs the commands; `MongoBackend.explain()` asks a server for their plans. Every
+inside expressions are wrapped in `$literal`, so a value is never read as a field path. Every
 filter, sort, join and group runs on the server: the client only turns the documents it
-receives into entities.
+receives into entities. The variant and lab result commands serve both designs.
 
-Index use as designed for real MongoDB (indexes in schema.py; the emulator has no explain
-and builds no secondary indexes, so check a deployment with `MongoBackend.explain`):
-  variant_by_id, patient_by_id                 _id
-  variants_by_chromosome, variants_in_region   chromosome_position__id: range scan, already in
-                                               answer order (no in-memory sort)
-  variants_min_depth / _min_quality            depth / quality
-  patients_older_than, diagnosis_counts(min_age) age
-  patients_with_diagnosis, comorbid_codes      diagnoses_code (multikey)
-  lab_history                                  patient_id_test_name_taken_on__id: equality,
-                                               equality, range, in answer order
-  carriers_with_diagnosis                      chromosome_position__id, then _id of patients
-                                               for the $lookup of each distinct carrier
-  patients_sharing_diagnoses                   _id (its codes), then diagnoses_code ($in)
-  all_variants, diagnosis_counts()             a collection scan: they read everything
+`ACCESS` says how a real MongoDB answers each query with the indexes of schema.py (check a
+deployment with `mmbench explain`); the emulator uses none of them (store.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import datetime as dt
+from typing import Any, NamedTuple
 
-from pymongo.database import Database
+from backends.document.schema import (
+    LAB_RESULTS,
+    PATIENT_FIELDS,
+    PATIENTS,
+    VARIANTS,
+    midnight,
+)
+from models.catalog import Q
 
-from backends.document.schema import LAB_RESULTS, PATIENT_FIELDS, PATIENTS, VARIANTS
-
-BY_POSITION = (("position", 1), ("_id", 1))
-BY_DATE = (("taken_on", 1), ("_id", 1))
+BY_POSITION = [("position", 1), ("_id", 1)]
+BY_DATE = [("taken_on", 1), ("_id", 1)]
 
 
-@dataclass(frozen=True)
-class Find:
+class Find(NamedTuple):
     collection: str
     filter: dict[str, Any]
     projection: dict[str, Any] | None = None
-    sort: tuple[tuple[str, int], ...] = ()
-    limit: int = 0
-
-    def run(self, db: Database) -> Iterable[dict[str, Any]]:
-        return db[self.collection].find(self.filter, self.projection, sort=list(self.sort) or None,
-                                        limit=self.limit)
-
-    def command(self) -> dict[str, Any]:
-        cmd: dict[str, Any] = {"find": self.collection, "filter": self.filter}
-        if self.projection:
-            cmd["projection"] = self.projection
-        if self.sort:
-            cmd["sort"] = dict(self.sort)
-        if self.limit:
-            cmd["limit"] = self.limit
-        return cmd
+    sort: list[tuple[str, int]] | None = None
 
 
-@dataclass(frozen=True)
-class Aggregate:
+class Aggregate(NamedTuple):
     collection: str
-    pipeline: list[dict[str, Any]] = field(default_factory=list)
-
-    def run(self, db: Database) -> Iterable[dict[str, Any]]:
-        return db[self.collection].aggregate(self.pipeline)
-
-    def command(self) -> dict[str, Any]:
-        return {"aggregate": self.collection, "pipeline": self.pipeline, "cursor": {}}
+    pipeline: list[dict[str, Any]]
 
 
 Command = Find | Aggregate
 
+ACCESS: dict[Q, str] = {
+    Q.VARIANT_BY_ID: "the _id index",
+    Q.VARIANTS_BY_CHROMOSOME: "a range scan of chromosome_position__id, already in answer order (no sort)",
+    Q.VARIANTS_IN_REGION: "a range scan of chromosome_position__id, already in answer order (no sort)",
+    Q.VARIANTS_MIN_DEPTH: "a range scan of the depth index",
+    Q.VARIANTS_MIN_QUALITY: "a range scan of the quality index",
+    Q.ALL_VARIANTS: "a collection scan: it reads everything",
+    Q.PATIENT_BY_ID: "the _id index: one document, diagnoses embedded",
+    Q.PATIENTS_OLDER_THAN: "a range scan of the age index",
+    Q.PATIENTS_WITH_DIAGNOSIS: "the multikey diagnoses_code index",
+    Q.DIAGNOSIS_COUNTS: "a collection scan (with min_age: a range scan of the age index)",
+    Q.LAB_HISTORY: "patient_id_test_name_taken_on__id: equality, equality, range, in answer order",
+    Q.CARRIERS_WITH_DIAGNOSIS: "chromosome_position__id, then the _id index of patients for each distinct carrier",
+    Q.PATIENTS_SHARING_DIAGNOSES: "the _id index (the patient's codes), then diagnoses_code ($in)",
+    Q.COMORBID_CODES: "the multikey diagnoses_code index",
+    Q.ADD_PATIENT: "one document inserted (the _id index and the secondary indexes updated)",
+    Q.ADD_DIAGNOSIS: "the _id index, then the patient's document rewritten ($push with $sort)",
+    Q.ADD_VARIANTS: "documents inserted (the _id index and the secondary indexes updated)",
+}
 
-# -- variants
 
-def _region(chromosome: str, start: int, end: int) -> dict[str, Any]:
+# -- variants (both designs)
+
+def region(chromosome: str, start: int, end: int) -> dict[str, Any]:
     return {"chromosome": chromosome, "position": {"$gte": start, "$lte": end}}
 
 
-def variant_by_id(*, variant_id: str) -> Find:
-    return Find(VARIANTS, {"_id": variant_id}, limit=1)
-
-
 def variants_by_chromosome(*, chromosome: str) -> Find:
-    return Find(VARIANTS, {"chromosome": chromosome}, sort=BY_POSITION)
+    return Find(VARIANTS, {"chromosome": chromosome}, None, BY_POSITION)
 
 
 def variants_in_region(*, chromosome: str, start: int, end: int) -> Find:
-    return Find(VARIANTS, _region(chromosome, start, end), sort=BY_POSITION)
+    return Find(VARIANTS, region(chromosome, start, end), None, BY_POSITION)
 
 
 def variants_min_depth(*, min_depth: int) -> Find:
@@ -105,12 +89,19 @@ def all_variants() -> Find:
     return Find(VARIANTS, {})
 
 
+def region_carriers(chromosome: str, start: int, end: int) -> list[dict[str, Any]]:
+    """The distinct carriers of the variants in a region, as `{_id: patient_id}` documents."""
+    return [{"$match": region(chromosome, start, end)}, {"$group": {"_id": "$patient_id"}}]
+
+
+# -- lab results (both designs)
+
+def lab_history(*, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> Find:
+    return Find(LAB_RESULTS, {"patient_id": patient_id, "test_name": test_name,
+                              "taken_on": {"$gte": midnight(since), "$lte": midnight(until)}}, None, BY_DATE)
+
+
 # -- patients and their embedded diagnoses
-
-def patient_by_id(*, patient_id: int) -> Find:
-    """The whole document: the diagnoses are embedded, already in catalog order."""
-    return Find(PATIENTS, {"_id": patient_id}, limit=1)
-
 
 def patients_older_than(*, age: int) -> Find:
     return Find(PATIENTS, {"age": {"$gt": age}}, PATIENT_FIELDS)
@@ -121,7 +112,7 @@ def patients_with_diagnosis(*, code: str) -> Find:
     return Find(PATIENTS, {"diagnoses": {"$elemMatch": {"code": code}}}, PATIENT_FIELDS)
 
 
-_COUNT_CODES = [
+COUNT_CODES = [
     # from one document per patient holding its distinct `codes`: patients per code, ranked
     {"$unwind": "$codes"},
     {"$group": {"_id": "$codes", "patients": {"$sum": 1}}},
@@ -133,18 +124,18 @@ def diagnosis_counts(*, min_age: int | None = None) -> Aggregate:
     """Distinct codes per patient ($setUnion drops a code given twice), then count per code."""
     older = [{"$match": {"age": {"$gt": min_age}}}] if min_age is not None else []
     distinct_codes = {"$project": {"_id": 0, "codes": {"$setUnion": ["$diagnoses.code", []]}}}
-    return Aggregate(PATIENTS, [*older, distinct_codes, *_COUNT_CODES])
+    return Aggregate(PATIENTS, [*older, distinct_codes, *COUNT_CODES])
 
 
 def comorbid_codes(*, code: str) -> Aggregate:
     """Patients having `code`; their other distinct codes ($setDifference); count per code."""
     other_codes = {"$project": {"_id": 0, "codes": {"$setDifference": ["$diagnoses.code", {"$literal": [code]}]}}}
-    return Aggregate(PATIENTS, [{"$match": {"diagnoses.code": code}}, other_codes, *_COUNT_CODES])
+    return Aggregate(PATIENTS, [{"$match": {"diagnoses.code": code}}, other_codes, *COUNT_CODES])
 
 
 def codes_of(*, patient_id: int) -> Find:
     """The asked patient's codes: the first step of patients_sharing_diagnoses."""
-    return Find(PATIENTS, {"_id": patient_id}, {"_id": 0, "diagnoses.code": 1}, limit=1)
+    return Find(PATIENTS, {"_id": patient_id}, {"_id": 0, "diagnoses.code": 1})
 
 
 def patients_sharing_diagnoses(*, patient_id: int, codes: list[str]) -> Aggregate:
@@ -166,43 +157,10 @@ def carriers_with_diagnosis(*, chromosome: str, start: int, end: int, code: str)
     """Distinct carriers in the region ($group), joined to their patient ($lookup on _id),
     kept if they have the code."""
     return Aggregate(VARIANTS, [
-        {"$match": _region(chromosome, start, end)},
-        {"$group": {"_id": "$patient_id"}},
+        *region_carriers(chromosome, start, end),
         {"$lookup": {"from": PATIENTS, "localField": "_id", "foreignField": "_id", "as": "patient"}},
         {"$unwind": "$patient"},
         {"$match": {"patient.diagnoses.code": code}},
         {"$replaceRoot": {"newRoot": "$patient"}},
         {"$project": PATIENT_FIELDS},
     ])
-
-
-# -- lab results
-
-def lab_history(*, patient_id: int, test_name: str, since: Any, until: Any) -> Find:
-    return Find(LAB_RESULTS, {"patient_id": patient_id, "test_name": test_name,
-                              "taken_on": {"$gte": since, "$lte": until}}, sort=BY_DATE)
-
-
-# -- plans
-
-def plan_summary(explained: Mapping[str, Any]) -> list[str]:
-    """The access paths in an `explain` answer: index names (in the order found) and
-    "COLLSCAN" where a collection is scanned. Walks the whole answer, so it reads classic and
-    slot-based plans and the `indexesUsed` of $lookup stages (executionStats verbosity)."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, Mapping):
-            if node.get("stage") == "COLLSCAN" and "COLLSCAN" not in found:
-                found.append("COLLSCAN")
-            names = [node.get("indexName"), *(node.get("indexesUsed") or ())]  # $lookup: indexesUsed
-            found.extend(n for n in names if isinstance(n, str) and n not in found)
-            for key, value in node.items():
-                if key not in ("rejectedPlans", "command"):
-                    walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(explained)
-    return found

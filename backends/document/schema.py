@@ -1,4 +1,4 @@
-"""The collections, the shape of their documents, and one index per access path.
+"""The embedded design (`mongodb`): collections, the shape of their documents, one index per access path.
 
     patients     {_id: patient_id, name, age, sex,
                   diagnoses: [{diagnosis_id, code, diagnosed_on}, ...]}   kept in catalog order
@@ -11,24 +11,35 @@
 
 Field names are the entities' field names, and each entity's id is the document's `_id`
 (the primary key MongoDB indexes anyway), so documents map to entities without renaming.
-Dates are BSON dates (UTC midnight) through `CODEC_OPTIONS`, so date ranges are native
-comparisons and `datetime.date` goes in and comes out. Strings compare with the simple
-(binary) collation, which orders by code point as the reference does. Why this shape: the
-docstring of backend.py.
+Dates are BSON dates at UTC midnight (BSON has no date-only type): written as naive
+`datetime`s, read back with pymongo's default codec options (no type registry, which would
+cost a Python call per decoded value) and turned into `date`s by the converters below, so a
+date round-trips exactly and date ranges are native comparisons. Strings compare with the
+simple (binary) collation, which orders by code point as the reference does. The variants
+and lab results collections are the same in both designs (referenced_schema.py reuses them).
+Why this shape: the docstring of backend.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from operator import attrgetter
+from collections.abc import Mapping
+from operator import attrgetter, itemgetter
 from typing import Any
 
-from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
 from pymongo import ASCENDING, IndexModel
 
-from models.dataset import EntityKind
-from models.entities import Diagnosis, LabResult, Patient, PatientRecord, Variant, diagnosis_order
+from models.dataset import FIELDS, EntityKind
+from models.entities import (
+    CodeCount,
+    Diagnosis,
+    LabResult,
+    Patient,
+    PatientRecord,
+    SharedDiagnoses,
+    Variant,
+    diagnosis_order,
+)
 
 PATIENTS, LAB_RESULTS, VARIANTS = "patients", "lab_results", "variants"
 COLLECTIONS = (PATIENTS, LAB_RESULTS, VARIANTS)
@@ -40,79 +51,85 @@ PATIENT_FIELDS = {"name": 1, "age": 1, "sex": 1}
 """The projection of a Patient: the embedded diagnoses stay on the server."""
 
 
-def _index(*keys: str) -> IndexModel:
+def index(*keys: str) -> IndexModel:
     return IndexModel([(k, ASCENDING) for k in keys], name="_".join(keys).replace(".", "_"))
 
 
+LAB_RESULT_INDEXES = (index("patient_id", "test_name", "taken_on", "_id"),)   # lab_history
+VARIANT_INDEXES = (index("chromosome", "position", "_id"),  # by chromosome, region: sorted by the index
+                   index("depth"), index("quality"))
+
 INDEXES: dict[EntityKind, tuple[str, tuple[IndexModel, ...]]] = {
     # kind loaded -> (collection, the indexes complete once that kind is in)
-    "patients": (PATIENTS, (_index("age"),)),                       # patients_older_than, diagnosis_counts(min_age)
-    "diagnoses": (PATIENTS, (_index("diagnoses.code"),)),           # $elemMatch / $in on codes
-    "lab_results": (LAB_RESULTS, (_index("patient_id", "test_name", "taken_on", "_id"),)),  # lab_history
-    "variants": (VARIANTS, (_index("chromosome", "position", "_id"),  # by chromosome, region: sorted by the index
-                            _index("depth"), _index("quality"))),
+    "patients": (PATIENTS, (index("age"),)),                        # patients_older_than, diagnosis_counts(min_age)
+    "diagnoses": (PATIENTS, (index("diagnoses.code"),)),            # $elemMatch / $in on codes
+    "lab_results": (LAB_RESULTS, LAB_RESULT_INDEXES),
+    "variants": (VARIANTS, VARIANT_INDEXES),
 }
 
-
-class _DateCodec(TypeCodec):
-    """`datetime.date` <-> BSON date at UTC midnight (BSON has no date-only type)."""
-
-    python_type = dt.date
-    bson_type = dt.datetime
-
-    def transform_python(self, value: dt.date) -> dt.datetime:
-        return dt.datetime(value.year, value.month, value.day)
-
-    def transform_bson(self, value: dt.datetime) -> dt.date:
-        return value.date()
+DOCUMENT_PER_ROW: dict[EntityKind, str] = {"patients": PATIENTS, "lab_results": LAB_RESULTS, "variants": VARIANTS}
+"""Kinds stored one document per entity (a load's counts are checked against them)."""
 
 
-CODEC_OPTIONS: CodecOptions = CodecOptions(type_registry=TypeRegistry([_DateCodec()]))
+def midnight(day: dt.date) -> dt.datetime:
+    """A date as the BSON date stored for it (UTC midnight, naive as pymongo reads it back)."""
+    return dt.datetime(day.year, day.month, day.day)
 
 
 # -- entities <-> documents
 
-def _to_doc(id_field: str, fields: tuple[str, ...]) -> Callable[[Any], dict[str, Any]]:
-    """entity -> {_id: its id, other fields...}"""
-    get = attrgetter(id_field, *fields)
-    keys = ("_id", *fields)
-    return lambda item: dict(zip(keys, get(item)))
+_VARIANT_FIELDS = FIELDS["variants"][1:]
+_variant_values = attrgetter(*FIELDS["variants"])
+_variant_keys = ("_id", *_VARIANT_FIELDS)
+_variant_items = itemgetter(*_variant_keys)
 
 
-def _from_doc(cls: type, id_field: str) -> Callable[[dict[str, Any]], Any]:
-    """{_id, fields...} -> entity (the document is consumed)."""
-
-    def build(doc: dict[str, Any]) -> Any:
-        doc[id_field] = doc.pop("_id")
-        return cls(**doc)
-
-    return build
+def variant_doc(v: Variant) -> dict[str, Any]:
+    return dict(zip(_variant_keys, _variant_values(v)))
 
 
-variant_doc = _to_doc("variant_id", tuple(Variant.__dataclass_fields__)[1:])
-lab_result_doc = _to_doc("result_id", tuple(LabResult.__dataclass_fields__)[1:])
-_patient_doc = _to_doc("patient_id", ("name", "age", "sex"))
-to_variant: Callable[[dict[str, Any]], Variant] = _from_doc(Variant, "variant_id")
-to_lab_result: Callable[[dict[str, Any]], LabResult] = _from_doc(LabResult, "result_id")
-to_patient: Callable[[dict[str, Any]], Patient] = _from_doc(Patient, "patient_id")
+def to_variant(doc: Mapping[str, Any]) -> Variant:
+    return Variant(*_variant_items(doc))
+
+
+def lab_result_doc(r: LabResult) -> dict[str, Any]:
+    return {"_id": r.result_id, "patient_id": r.patient_id, "test_name": r.test_name, "value": r.value,
+            "unit": r.unit, "taken_on": midnight(r.taken_on)}
+
+
+def to_lab_result(d: Mapping[str, Any]) -> LabResult:
+    return LabResult(d["_id"], d["patient_id"], d["test_name"], d["value"], d["unit"], d["taken_on"].date())
+
+
+def to_patient(d: Mapping[str, Any]) -> Patient:
+    return Patient(d["_id"], d["name"], d["age"], d["sex"])
+
+
+def to_code_count(d: Mapping[str, Any]) -> CodeCount:
+    """{_id: code, patients} (a counting pipeline's output) -> CodeCount."""
+    return CodeCount(d["_id"], d["patients"])
+
+
+def to_shared(d: Mapping[str, Any]) -> SharedDiagnoses:
+    """{_id: patient_id, shared} -> SharedDiagnoses."""
+    return SharedDiagnoses(d["_id"], d["shared"])
 
 
 def diagnosis_item(d: Diagnosis) -> dict[str, Any]:
     """A diagnosis as embedded in its patient (the patient_id is the parent's _id)."""
-    return {"diagnosis_id": d.diagnosis_id, "code": d.code, "diagnosed_on": d.diagnosed_on}
+    return {"diagnosis_id": d.diagnosis_id, "code": d.code, "diagnosed_on": midnight(d.diagnosed_on)}
 
 
 def patient_doc(patient: Patient, diagnoses: tuple[Diagnosis, ...] = ()) -> dict[str, Any]:
-    doc = _patient_doc(patient)
-    doc["diagnoses"] = [diagnosis_item(d) for d in sorted(diagnoses, key=diagnosis_order)]
-    return doc
+    return {"_id": patient.patient_id, "name": patient.name, "age": patient.age, "sex": patient.sex,
+            "diagnoses": [diagnosis_item(d) for d in sorted(diagnoses, key=diagnosis_order)]}
 
 
-def to_record(doc: Mapping[str, Any]) -> PatientRecord:
+def to_record(d: Mapping[str, Any]) -> PatientRecord:
     """A patient document with its embedded diagnoses -> PatientRecord."""
-    pid = doc["_id"]
-    diagnoses = tuple(Diagnosis(patient_id=pid, **item) for item in doc["diagnoses"])
-    return PatientRecord(Patient(pid, doc["name"], doc["age"], doc["sex"]), diagnoses)
+    pid = d["_id"]
+    diagnoses = tuple(Diagnosis(x["diagnosis_id"], pid, x["code"], x["diagnosed_on"].date()) for x in d["diagnoses"])
+    return PatientRecord(Patient(pid, d["name"], d["age"], d["sex"]), diagnoses)
 
 
 def push_diagnoses(items: list[dict[str, Any]]) -> dict[str, Any]:
