@@ -198,18 +198,22 @@ class Tx:
 
     def run(self, template: str, **params: Any) -> ResultSummary:
         """Run one write statement; its summary (counters)."""
+        return self.rows(template, **params)[1]
+
+    def rows(self, template: str, **params: Any) -> tuple[list[Any], ResultSummary]:
+        """Run one statement; its records and summary."""
         if self._guarded:
             params["generation"] = self._gen.number
             text = self._gen.statement(template, self._timeout).text
         else:
             text = self._gen.plain(template)
-        if self._recorder is None:
-            return self._tx.run(text, params).consume()
-        result = self._tx.run("PROFILE " + text, params)
+        recorder = self._recorder
+        result = self._tx.run(text if recorder is None else "PROFILE " + text, params)
         records = list(result)
         summary = result.consume()
-        self._recorder.add(text, params, summary, len(records))
-        return summary
+        if recorder is not None:
+            recorder.add(text, params, summary, len(records))
+        return records, summary
 
 
 @dataclass
@@ -603,9 +607,9 @@ _META: dict[str, str] = {
     "switch": ("MATCH (m:MMBenchMeta {namespace: $namespace}) WITH m, m.slot AS old "
                "SET m.generation = $number, m.slot = $slot, m.scope = $scope, m.holdings = $holdings, "
                "m.writes_since = 0 REMOVE m.loading RETURN old"),
-    # the first SET takes the node's write lock, so the increment reads the latest committed count
-    "record": ("MATCH (m:MMBenchMeta) WHERE m.slot IS NOT NULL SET m._lock = true "
-               "SET m.writes_since = coalesce(m.writes_since, 0) + $n REMOVE m._lock RETURN m.writes_since"),
+    # the SET reads the property it writes, so Cypher locks the node first: no increment is lost
+    "record": ("MATCH (m:MMBenchMeta) WHERE m.slot IS NOT NULL "
+               "SET m.writes_since = coalesce(m.writes_since, 0) + $n RETURN m.writes_since"),
 }
 _ENGINE_INFO = ("CALL dbms.components() YIELD name, versions, edition "
                 "WHERE name = 'Neo4j Kernel' RETURN versions[0], edition")

@@ -243,3 +243,71 @@ def test_synthetic_load_counts(seeded: Neo4jBackend) -> None:
     assert seeded.holdings().rows == stats.rows
     scope = _scope(seeded)
     assert _graph_rows(f"MATCH ()-[r:HAS_DIAGNOSIS_{scope}]->() RETURN count(r)")[0][0] == stats.rows["diagnoses"]
+
+
+# -- the neo4j:properties design
+
+@pytest.fixture()
+def props() -> Iterator[GraphBackend]:
+    backend = fresh_backend("neo4j:properties", seed_dataset())
+    yield backend
+    backend.close()
+
+
+def test_properties_keep_diagnoses_as_aligned_lists(props: GraphBackend) -> None:
+    data, scope = seed_dataset(), _scope(props)
+    assert scope.startswith("Props_")
+    assert _graph_rows(f"MATCH (n) WHERE any(l IN labels(n) WHERE l STARTS WITH 'Diagnosis_{scope}') "
+                       "RETURN count(n)")[0][0] == 0
+    stored = {pid: list(zip(ids, codes, dates, strict=True)) for pid, ids, codes, dates in _graph_rows(
+        f"MATCH (p:Patient_{scope}) RETURN p.patient_id, p.diagnosis_ids, p.diagnosis_codes, p.diagnosis_dates")}
+    expected: dict[int, list[tuple]] = {p.patient_id: [] for p in data.patient_list}
+    for d in data.diagnosis_list:
+        expected[d.patient_id].append((d.diagnosis_id, d.code, d.diagnosed_on))
+    assert {pid: sorted((i, c, day.to_native()) for i, c, day in rows) for pid, rows in stored.items()} == {
+        pid: sorted(rows) for pid, rows in expected.items()}
+
+
+def test_designs_in_one_namespace_stay_apart(seeded: Neo4jBackend, props: GraphBackend) -> None:
+    before = seed_answers(seeded)
+    small = MemoryDataset("small", seed_dataset().patient_list, [], [], seed_dataset().variant_list[:2])
+    props.load(small)
+    assert seed_answers(seeded) == before and len(props.all_variants()) == 2
+    assert props.holdings().dataset == "small" and seeded.holdings().dataset == "seed"
+
+
+@pytest.mark.parametrize(("query", "params", "anchor"), [
+    (Q.PATIENTS_WITH_DIAGNOSIS, {"code": "I10"}, "NodeByLabelScan"),
+    (Q.COMORBID_CODES, {"code": "I10"}, "NodeByLabelScan"),
+    (Q.PATIENTS_SHARING_DIAGNOSES, {"patient_id": 12345}, "NodeByLabelScan"),
+    (Q.CARRIERS_WITH_DIAGNOSIS, {"chromosome": "4", "start": 1, "end": 2_000_000, "code": "I10"}, "NodeIndexSeek"),
+    (Q.PATIENT_BY_ID, {"patient_id": 12345}, "NodeUniqueIndexSeek"),
+])
+def test_properties_plans(props: GraphBackend, query: Q, params: dict, anchor: str) -> None:
+    """Code-anchored questions scan the patients; patient-anchored ones read lists, no traversal."""
+    e = props.explain(query, params)
+    assert any(line.split()[0] == anchor and "MMBenchMeta" not in line for line in e.plan_summary), e.plan_summary
+    assert not any("HAS_DIAGNOSIS" in line for line in e.plan_summary)
+
+
+def test_properties_concurrent_diagnoses_are_not_lost(props: GraphBackend) -> None:
+    """Writers appending to one patient's lists serialise on its node lock."""
+    def add(first: int) -> None:
+        with open_backend("neo4j:properties") as backend:
+            for i in range(first, first + 10):
+                backend.add_diagnosis(diagnosis_id=i, patient_id=12355, code=f"Z{i % 7}.1",
+                                      diagnosed_on=dt.date(2025, 1, 1 + i % 28))
+
+    threads = [threading.Thread(target=add, args=(5000 + 100 * t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    record = props.patient_by_id(patient_id=12355)
+    assert sorted(d.diagnosis_id for d in record.diagnoses) == [5000 + 100 * t + i for t in range(4) for i in range(10)]
+
+
+def test_properties_write_to_a_missing_patient_rolls_back(props: GraphBackend) -> None:
+    with pytest.raises(BackendError, match="1 of 1 diagnoses name a patient that does not exist"):
+        props.add_diagnosis(diagnosis_id=999, patient_id=1, code="Q99.9", diagnosed_on=dt.date(2025, 1, 1))
+    assert props.patients_with_diagnosis(code="Q99.9") == []
