@@ -343,6 +343,10 @@ class GraphBackend(Backend):
             return exc
         if isinstance(exc, (ServiceUnavailable, SessionExpired)):
             return EngineUnavailable(self.name, PRODUCT, self.address, _root_cause(exc))
+        if isinstance(exc, Neo4jError) and exc.code and exc.code.rpartition(".")[2] in _STOPPED:
+            return BackendError(f"{self.name}: the server stopped the transaction ({exc.code}): its timeout ran out "
+                                f"(MMBENCH_NEO4J_QUERY_TIMEOUT={self._timeout:g}s; for a load "
+                                "MMBENCH_NEO4J_LOAD_TIMEOUT) or it was terminated")
         if isinstance(exc, Neo4jError):
             return BackendError(f"{self.name}: {exc.code}: {first_line(exc.message or str(exc))}")
         return BackendError(f"{self.name}: {type(exc).__name__}: {first_line(exc)}")
@@ -369,6 +373,8 @@ class GraphBackend(Backend):
                 database_=self._database, result_transformer_=_records_and_summary)
         except (Neo4jError, DriverError, OSError) as exc:
             raise self._translate(exc) from None
+        except OverflowError as exc:
+            raise BackendError(f"{self.name}: a value does not fit Neo4j's 64-bit integers: {first_line(exc)}") from None
         recorder.add(query.text, params, summary, len(records))
         recorder.round_trips += 1  # the COMMIT
         return records
@@ -429,6 +435,8 @@ class GraphBackend(Backend):
                     recorder.round_trips += 1  # the ROLLBACK
         except (Neo4jError, DriverError, OSError) as exc:
             raise self._translate(exc) from None
+        except OverflowError as exc:  # the driver packs integers as 64-bit: a larger one never leaves
+            raise BackendError(f"{self.name}: a value does not fit Neo4j's 64-bit integers: {first_line(exc)}") from None
 
     # -- loading: see the module docstring
 
@@ -457,7 +465,7 @@ class GraphBackend(Backend):
         self._drop(load.staging)
         for item in self.design.schema:
             self._admin(load.staging.create(item))
-        self._admin(_AWAIT_INDEXES, seconds=int(self._settings.load_timeout))
+        self._admin(_AWAIT_INDEXES, timeout=self._settings.load_timeout, seconds=int(self._settings.load_timeout))
 
     def write_batch(self, kind: EntityKind, rows: list[Any]) -> None:
         load = self._loading
@@ -472,8 +480,8 @@ class GraphBackend(Backend):
         load = self._loading
         if load is None:
             raise BackendError(f"{self.name}: end_load outside a load")
-        self._admin(_AWAIT_INDEXES, seconds=int(self._settings.load_timeout))
-        self._admin(_REPLAN, seconds=int(self._settings.load_timeout))
+        self._admin(_AWAIT_INDEXES, timeout=self._settings.load_timeout, seconds=int(self._settings.load_timeout))
+        self._admin(_REPLAN, timeout=self._settings.load_timeout, seconds=int(self._settings.load_timeout))
         new = load.staging
         try:
             old_slot = load.commit(self._meta_queries["switch"].text, number=new.number, slot=new.slot,
@@ -617,6 +625,8 @@ _SERVER_SETTINGS = ("SHOW SETTINGS YIELD name, value WHERE name IN "
                     "['db.relationship_grouping_threshold', 'server.memory.pagecache.size', "
                     "'server.memory.heap.max_size'] RETURN name, value")
 _AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
+# Error codes of a transaction the server stopped (its timeout, or a kill): said as such, one line.
+_STOPPED = {"TransactionTimedOut", "TransactionTimedOutClientConfiguration", "LockClientStopped", "Terminated"}
 _EXPLAIN_NOTES = (
     ("each statement ran under PROFILE (its text is shown as the adapter sends it); examined = PROFILE's "
      "db hits (storage accesses: a node, a relationship, a property or an index entry each), including "

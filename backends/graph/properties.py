@@ -57,12 +57,14 @@ WITH DISTINCT p
 WHERE $code IN p.diagnosis_codes
 RETURN {PATIENT_ROW}"""
 
-# My distinct codes, then one scan of the other patients counting the codes they share.
+# My distinct codes, then one scan of the other patients counting the codes they share (each
+# patient's list read once).
 PATIENTS_SHARING_DIAGNOSES = """
 MATCH (me:Patient {patient_id: $patient_id})
 WITH me, COLLECT { UNWIND me.diagnosis_codes AS code RETURN DISTINCT code } AS mine
 MATCH (other:Patient) WHERE other <> me
-WITH other, size([code IN mine WHERE code IN other.diagnosis_codes]) AS shared
+WITH other, mine, other.diagnosis_codes AS theirs
+WITH other, size([code IN mine WHERE code IN theirs]) AS shared
 WHERE shared > 0
 RETURN other.patient_id AS patient_id, shared ORDER BY shared DESC, patient_id"""
 

@@ -311,3 +311,24 @@ def test_properties_write_to_a_missing_patient_rolls_back(props: GraphBackend) -
     with pytest.raises(BackendError, match="1 of 1 diagnoses name a patient that does not exist"):
         props.add_diagnosis(diagnosis_id=999, patient_id=1, code="Q99.9", diagnosed_on=dt.date(2025, 1, 1))
     assert props.patients_with_diagnosis(code="Q99.9") == []
+
+
+def test_a_transaction_waiting_on_a_lock_times_out_as_one_line(seeded: Neo4jBackend,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every transaction carries the server-side timeout: record_writes waits for the pointer node,
+    which a load in progress holds, and gives up after MMBENCH_NEO4J_QUERY_TIMEOUT."""
+    monkeypatch.setenv("MMBENCH_NEO4J_QUERY_TIMEOUT", "1")
+    loading, impatient = open_backend("neo4j"), open_backend("neo4j")
+    try:
+        loading.begin_load()
+        started = time.monotonic()
+        with pytest.raises(BackendError) as err:
+            impatient.record_writes(1)
+        assert time.monotonic() - started < 30
+        assert "MMBENCH_NEO4J_QUERY_TIMEOUT=1s" in str(err.value)
+        assert "\n" not in str(err.value)
+    finally:
+        loading.abort_load()
+        loading.close()
+        impatient.close()
+    assert seeded.holdings().writes_since == 0
