@@ -33,7 +33,7 @@ from __future__ import annotations
 from backends.graph import schema
 from backends.graph.engine import Design
 
-LABELS = ("Patient", "LabResult", "Variant")
+LABELS = ("LabResult", "Variant", "Patient")
 TYPES = ("HAS_RESULT", "CARRIES")
 
 DESIGN = Design(

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from backends.graph.engine import Design, SchemaItem
 
-LABELS = ("Patient", "Diagnosis", "LabResult", "Variant")
+LABELS = ("LabResult", "Variant", "Diagnosis", "Patient")  # emptied in this order (see engine.Design)
 TYPES = ("HAS_DIAGNOSIS", "HAS_RESULT", "CARRIES")
 
 CONSTRAINTS: tuple[SchemaItem, ...] = (
@@ -72,4 +72,4 @@ INDEXES: tuple[SchemaItem, ...] = (
     SchemaItem("variant_quality", "INDEX", "CREATE RANGE INDEX {name} IF NOT EXISTS FOR (v:Variant) ON (v.quality)"),
 )
 
-DESIGN = Design(marker="", labels=LABELS, types=TYPES, schema=CONSTRAINTS + INDEXES)
+DESIGN = Design(marker="", labels=LABELS, types=TYPES, schema=CONSTRAINTS + INDEXES, dense=("Diagnosis",))
