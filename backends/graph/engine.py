@@ -13,22 +13,26 @@ every value stays a bound parameter. Each (design, namespace) has one pointer no
 node: nothing was ever loaded (NotLoaded).
 
 Load = atomic replace. `begin_load` opens a lock transaction that writes the pointer node (a
-second load of the same namespace waits for it; the lock dies with the connection of a killed
-process), empties the other slot (drops its constraints and indexes, then deletes its nodes with
-their relationships in batches), and creates that slot's constraints and indexes on the empty labels, so
-they are maintained as rows arrive (building them afterwards costs more than it saves at these
-sizes). Batches are committed one by one into the staging slot; nobody reads it. `end_load`
-resamples the indexes, then commits the lock transaction with the new generation, slot and
-holdings: that commit is the switch. The old slot is then dropped in batches. A process killed
-mid-load leaves the staging slot partly written (or, killed after the switch, the old slot
-partly deleted); the next load of that namespace empties that slot before writing into it.
+second load of the same namespace waits for it, up to `load_timeout`; the lock dies with the
+connection of a killed process), empties the other slot (drops its constraints and indexes,
+then deletes its nodes with their relationships in batches), and creates that slot's
+constraints and indexes on the empty labels, so they are maintained as rows arrive (building
+them afterwards costs more than it saves at these sizes). Batches are committed one by one into
+the staging slot; nobody reads it. `end_load` resamples the indexes, then commits the lock
+transaction with the new generation, slot and holdings: that commit is the switch. The old slot
+is then dropped in batches. A process killed mid-load leaves the staging slot partly written
+(or, killed after the switch, the old slot partly deleted): nodes under the other slot's labels,
+maybe its indexes. Nothing reads them, and the next load of that namespace empties that slot
+before writing into it.
 
 Readers resolve the current generation once and cache its statements. Every catalog statement
 starts with the guard `MATCH (:MMBenchMeta_... {generation: $generation})`, so a statement
 planned for a generation that is no longer current matches nothing: an empty answer (or a write
 that created less than it should) makes the backend read the pointer again and, if the
-generation changed, ask again. A guarded statement therefore never reads a half-loaded slot.
-The guard costs one node and its property per statement (about 2 db hits in PROFILE).
+generation changed, ask again. A guarded statement therefore never reads a half-loaded or
+half-dropped slot, even when another process replaced the data. The guard costs 3 db hits per
+statement (a one-node label scan and its property) and about 15 us; an empty answer costs one
+more round trip (the pointer read).
 
 Transactions: reads are `Driver.execute_query` (a managed read transaction, retried on
 transient errors), writes `Session.execute_write` (a managed write transaction); both carry
@@ -632,8 +636,9 @@ _EXPLAIN_NOTES = (
     ("each statement ran under PROFILE (its text is shown as the adapter sends it); examined = PROFILE's "
      "db hits (storage accesses: a node, a relationship, a property or an index entry each), including "
      "the 3 of the generation guard"),
-    ("round trips: BEGIN is pipelined with the first RUN; one more per 1,000 records (the driver's fetch "
-     "size) and one for the COMMIT or ROLLBACK"),
+    ("round trips, as the adapter's managed transactions make them: BEGIN pipelined with the first RUN, one "
+     "more per 1,000 records (the driver's fetch size), one for the COMMIT (for an explained write: the "
+     "ROLLBACK; its explicit BEGIN is not counted)"),
     ("server_us: Neo4j's result_available_after + result_consumed_after, in whole milliseconds, "
      "PROFILE's own overhead included"),
 )

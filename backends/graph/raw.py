@@ -10,8 +10,11 @@ data is before querying it.
 `load_variants(rows)` is the baseline for the loader: the plain `UNWIND $rows CREATE` batch
 load of the same variant rows, with the same uniqueness constraint and range indexes, and the
 same CARRIES relationships to the patients already loaded, into a scratch label of its own
-(`Variant_<scope>_raw`, dropped by `drop_scratch()` and `close()`), so the loaded data is never
-touched.
+(`Variant_<scope>_raw`; relationships `CARRIES_<scope>_raw` from the loaded patients), so no
+answer over the loaded data changes. Call `prepare_load()` (its constraint and indexes) untimed first, `drop_scratch()`
+between repeated loads; `close()` drops the scratch label and its schema. Compare its rows/s
+with the adapter's variants phase of `load()` (the time from the first variant batch produced
+to the last written, as the harness's progress events give it).
 """
 
 from __future__ import annotations
@@ -99,14 +102,22 @@ class RawNeo4j:
             routing_=READ, database_=self._database)
         return [Variant(*r) for r in records]
 
-    def load_variants(self, rows: list[Variant], batch_size: int = 5000) -> int:
-        """The plain batch load: the scratch label's constraint and indexes if missing, then one
-        `UNWIND $rows CREATE` write transaction per batch. Returns the variants written."""
+    def prepare_load(self) -> None:
+        """Create the scratch label's constraint and range indexes (idempotent; untimed: the
+        adapter creates its indexes when a load begins, before any variant is written)."""
+        if self._loaded_scratch:
+            return
         with self._driver.session(database=self._database) as session:
             for statement in self._scratch_schema:
                 session.run(statement).consume()
             session.run("CALL db.awaitIndexes(300)").consume()
-            self._loaded_scratch = True
+        self._loaded_scratch = True
+
+    def load_variants(self, rows: list[Variant], batch_size: int = 5000) -> int:
+        """The plain batch load: one `UNWIND $rows CREATE` write transaction per batch into the
+        scratch label (prepared first if `prepare_load` was not called). Returns the variants written."""
+        self.prepare_load()
+        with self._driver.session(database=self._database) as session:
             for batch in _batches(rows, batch_size):
                 maps = [{"variant_id": v.variant_id, "chromosome": v.chromosome, "position": v.position,
                          "reference_allele": v.reference_allele, "alternate_allele": v.alternate_allele,
@@ -116,7 +127,8 @@ class RawNeo4j:
         return len(rows)
 
     def drop_scratch(self, *, schema: bool = False) -> None:
-        """Delete what `load_variants` wrote (and its constraint and indexes with `schema`)."""
+        """Delete what `load_variants` wrote (and its constraint and indexes with `schema`); untimed,
+        between repeated loads."""
         with self._driver.session(database=self._database) as session:
             session.run(f"MATCH (v:{self._scratch}) CALL (v) {{ DETACH DELETE v }} IN TRANSACTIONS OF 10000 ROWS"
                         ).consume()
@@ -124,10 +136,10 @@ class RawNeo4j:
                 for name in ("id", "region", "depth", "quality"):
                     kind = "CONSTRAINT" if name == "id" else "INDEX"
                     session.run(f"DROP {kind} {self._scratch}_{name} IF EXISTS").consume()
+                self._loaded_scratch = False
 
     def close(self) -> None:
         if self._loaded_scratch:
-            self._loaded_scratch = False
             self.drop_scratch(schema=True)
         self._driver.close()
 
