@@ -71,7 +71,7 @@ class RawNeo4j:
     @classmethod
     def from_settings(cls) -> Self:
         """Connected to the engine and namespace of `neo4j`, on the data it holds now."""
-        settings = Neo4jSettings()
+        settings = Neo4jSettings.from_env()
         driver = GraphDatabase.driver(settings.url, auth=settings.auth)
         ns = namespace()
         meta = "MMBenchMeta" + (f"_{ns}" if ns else "")
