@@ -66,6 +66,10 @@ REGISTRY: dict[str, Registration] = {r.name: r for r in (
                  "cassandra", ("cassandra-driver",), "query-first tables, one per access path"),
     Registration("neo4j", "graph", "backends.graph.backend:Neo4jBackend", "neo4j", "graph", "neo4j",
                  ("neo4j", "neo4j-rust-ext"), "Patient, Diagnosis, LabResult and Variant nodes and relationships"),
+    Registration("neo4j:properties", "graph", "backends.graph.properties:Neo4jPropertiesBackend", "neo4j", "graph",
+                 "neo4j", ("neo4j", "neo4j-rust-ext"),
+                 "diagnosis codes as list properties of the patient: one node read per patient, "
+                 "but every code-anchored question scans the patients"),
 )}
 
 

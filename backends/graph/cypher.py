@@ -1,11 +1,13 @@
 """Every Cypher statement of the graph backend: the catalog's reads, the writes, the bulk load.
 
 All values are bound parameters (`$name`); the only text put together here is property
-lists taken from the entity field names. Each selective read starts from an index: a
+lists taken from the entity field names. Labels and relationship types are written unscoped
+(`:Patient`): the engine scopes them to the namespace and generation, and puts the generation
+guard in front of each catalog statement (see `engine.py`). Each selective read starts from an index: a
 uniqueness constraint for ids and codes, a range index for ages, depths, qualities and
 regions (`all_variants` and the unfiltered `diagnosis_counts` scan their label). The
 multi-hop questions are traversals from that anchor (see the notes on each), checked with
-PROFILE (`Neo4jBackend.profile`).
+PROFILE (`explain`).
 
 Labels are left off a pattern's far end when the relationship type alone fixes it (only
 patients have HAS_DIAGNOSIS, HAS_RESULT and CARRIES; HAS_DIAGNOSIS always ends at a
@@ -14,16 +16,16 @@ Diagnosis), which spares a label check per row.
 
 from __future__ import annotations
 
-from models.entities import LabResult, Patient, Variant
+from models.dataset import FIELDS
 
 
 def _props(var: str, names: tuple[str, ...]) -> str:
     return ", ".join(f"{var}.{n}" for n in names)
 
 
-PATIENT_PROPS = tuple(Patient.__dataclass_fields__)
-VARIANT_PROPS = tuple(f for f in Variant.__dataclass_fields__ if f != "patient_id")
-LAB_PROPS = tuple(f for f in LabResult.__dataclass_fields__ if f != "patient_id")
+PATIENT_PROPS = FIELDS["patients"]
+VARIANT_PROPS = tuple(f for f in FIELDS["variants"] if f != "patient_id")
+LAB_PROPS = tuple(f for f in FIELDS["lab_results"] if f != "patient_id")
 
 PATIENT_ROW = _props("p", PATIENT_PROPS)
 # A variant's patient is read across CARRIES (none for a call without a sample).
@@ -146,7 +148,3 @@ CREATE (v:Variant {variant_id: r.variant_id, chromosome: r.chromosome, position:
 WITH v, r.patient_id AS patient_id WHERE patient_id IS NOT NULL
 MATCH (p:Patient {patient_id: patient_id})
 CREATE (p)-[:CARRIES]->(v)"""
-
-ENGINE_INFO = """
-CALL dbms.components() YIELD name, versions, edition
-WHERE name = 'Neo4j Kernel' RETURN versions[0], edition"""

@@ -30,71 +30,46 @@ Why this shape:
 - Dates are Neo4j `Date` values (the driver maps `datetime.date`), so date ranges compare
   natively; chromosome and code are strings, compared by code point as the catalog wants.
 
+Names: every label, relationship type, index and constraint above carries the scope of its
+namespace and generation slot (`Patient_graph_a`, `patient_id_graph_a`): see `engine.py`.
+
 Indexes: a uniqueness constraint (backed by a range index) on every id: Patient.patient_id,
 Diagnosis.code, LabResult.result_id, Variant.variant_id and HAS_DIAGNOSIS.diagnosis_id (a
 relationship uniqueness constraint, in Community since 5.7). They are the anchors of every
 point lookup and of the bulk load, which matches relationship ends by id. Range indexes
 serve the range filters: Variant(chromosome, position) (a composite: equality on the
 chromosome, then a range seek on position, for the chromosome and region queries),
-Patient(age), Variant(depth), Variant(quality). These four secondary indexes are built
-after their entities are loaded (one population pass instead of maintenance per insert).
+Patient(age), Variant(depth), Variant(quality). All are created on the empty labels when a
+load begins and maintained as rows arrive: at these sizes, dropping and rebuilding them after
+the load cost more than it saved.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from backends.graph.engine import Design, SchemaItem
 
-from models.dataset import EntityKind
-
-
-@dataclass(frozen=True)
-class SchemaItem:
-    """A named constraint or index and the Cypher that creates it."""
-
-    name: str
-    create: str
-
+LABELS = ("LabResult", "Variant", "Diagnosis", "Patient")  # emptied in this order (see engine.Design)
+TYPES = ("HAS_DIAGNOSIS", "HAS_RESULT", "CARRIES")
 
 CONSTRAINTS: tuple[SchemaItem, ...] = (
-    SchemaItem("patient_id", "CREATE CONSTRAINT patient_id IF NOT EXISTS "
-                             "FOR (p:Patient) REQUIRE p.patient_id IS UNIQUE"),
-    SchemaItem("diagnosis_code", "CREATE CONSTRAINT diagnosis_code IF NOT EXISTS "
-                                 "FOR (c:Diagnosis) REQUIRE c.code IS UNIQUE"),
-    SchemaItem("diagnosis_id", "CREATE CONSTRAINT diagnosis_id IF NOT EXISTS "
-                               "FOR ()-[d:HAS_DIAGNOSIS]-() REQUIRE d.diagnosis_id IS UNIQUE"),
-    SchemaItem("lab_result_id", "CREATE CONSTRAINT lab_result_id IF NOT EXISTS "
-                                "FOR (r:LabResult) REQUIRE r.result_id IS UNIQUE"),
-    SchemaItem("variant_id", "CREATE CONSTRAINT variant_id IF NOT EXISTS "
-                             "FOR (v:Variant) REQUIRE v.variant_id IS UNIQUE"),
+    SchemaItem("patient_id", "CONSTRAINT",
+               "CREATE CONSTRAINT {name} IF NOT EXISTS FOR (p:Patient) REQUIRE p.patient_id IS UNIQUE"),
+    SchemaItem("diagnosis_code", "CONSTRAINT",
+               "CREATE CONSTRAINT {name} IF NOT EXISTS FOR (c:Diagnosis) REQUIRE c.code IS UNIQUE"),
+    SchemaItem("diagnosis_id", "CONSTRAINT",
+               "CREATE CONSTRAINT {name} IF NOT EXISTS FOR ()-[d:HAS_DIAGNOSIS]-() REQUIRE d.diagnosis_id IS UNIQUE"),
+    SchemaItem("lab_result_id", "CONSTRAINT",
+               "CREATE CONSTRAINT {name} IF NOT EXISTS FOR (r:LabResult) REQUIRE r.result_id IS UNIQUE"),
+    SchemaItem("variant_id", "CONSTRAINT",
+               "CREATE CONSTRAINT {name} IF NOT EXISTS FOR (v:Variant) REQUIRE v.variant_id IS UNIQUE"),
 )
 
-SECONDARY_INDEXES: dict[EntityKind, tuple[SchemaItem, ...]] = {
-    "patients": (
-        SchemaItem("patient_age", "CREATE RANGE INDEX patient_age IF NOT EXISTS FOR (p:Patient) ON (p.age)"),
-    ),
-    "variants": (
-        SchemaItem("variant_region", "CREATE RANGE INDEX variant_region IF NOT EXISTS "
-                                     "FOR (v:Variant) ON (v.chromosome, v.position)"),
-        SchemaItem("variant_depth", "CREATE RANGE INDEX variant_depth IF NOT EXISTS FOR (v:Variant) ON (v.depth)"),
-        SchemaItem("variant_quality", "CREATE RANGE INDEX variant_quality IF NOT EXISTS "
-                                      "FOR (v:Variant) ON (v.quality)"),
-    ),
-}
-
-ALL_SECONDARY: tuple[SchemaItem, ...] = tuple(i for items in SECONDARY_INDEXES.values() for i in items)
-
-# -- maintenance statements (names are bound as parameters)
-
-DROP_CONSTRAINT = "DROP CONSTRAINT $name IF EXISTS"
-DROP_INDEX = "DROP INDEX $name IF EXISTS"
-AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
-# Fresh index samples and an empty plan cache: the next queries are planned for the data loaded.
-PREPARE_FOR_REPLANNING = "CALL db.prepareForReplanning($seconds)"
-# Only mmbench's own relationships and nodes (the database may hold other data): relationships
-# first, then nodes, in batches, so a transaction's state stays bounded, where DETACH DELETE of
-# 10,000 patients would also take their ~140,000 relationships at once.
-DELETE_ALL = (
-    "MATCH ()-[r:HAS_DIAGNOSIS|HAS_RESULT|CARRIES]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS",
-    "MATCH (n) WHERE n:Patient OR n:Diagnosis OR n:LabResult OR n:Variant "
-    "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS",
+INDEXES: tuple[SchemaItem, ...] = (
+    SchemaItem("patient_age", "INDEX", "CREATE RANGE INDEX {name} IF NOT EXISTS FOR (p:Patient) ON (p.age)"),
+    SchemaItem("variant_region", "INDEX",
+               "CREATE RANGE INDEX {name} IF NOT EXISTS FOR (v:Variant) ON (v.chromosome, v.position)"),
+    SchemaItem("variant_depth", "INDEX", "CREATE RANGE INDEX {name} IF NOT EXISTS FOR (v:Variant) ON (v.depth)"),
+    SchemaItem("variant_quality", "INDEX", "CREATE RANGE INDEX {name} IF NOT EXISTS FOR (v:Variant) ON (v.quality)"),
 )
+
+DESIGN = Design(marker="", labels=LABELS, types=TYPES, schema=CONSTRAINTS + INDEXES, dense=("Diagnosis",))
