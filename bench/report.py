@@ -434,8 +434,9 @@ def _short_count(n: float) -> str:
 
 
 def split_plot(view: View, dataset: str) -> str | None:
-    """Stacked bars: the engine's own execution time (server) and the rest of p50 (network,
-    driver, adapter, harness: client), per phase and backend, where the engine reports it."""
+    """Per phase and backend where the engine reports its own execution time: the share of p50
+    that is the engine's (server) and the rest (network, driver, adapter, harness: client), as
+    100% bars labelled with the times themselves."""
     plt = _pyplot()
     bars = []
     for phase in view.phases[dataset]:
@@ -443,16 +444,21 @@ def split_plot(view: View, dataset: str) -> str | None:
             server = (cell.get("server") or {}).get("server_us")
             if ok(cell) and server is not None:
                 p50 = p50_of(cell)
-                bars.append((f"{phase} · {view.series[key].label}", min(server, p50), max(0.0, p50 - server)))
+                bars.append((f"{phase} · {view.series[key].label}", min(server, p50), p50))
     if not bars:
         return None
-    fig, ax = plt.subplots(figsize=(7.2, 0.3 * len(bars) + 1.0))
-    ys = range(len(bars))[::-1]
-    ax.barh(list(ys), [b[1] for b in bars], color="#2171b5", height=0.7, label="server (engine's own time)")
-    ax.barh(list(ys), [b[2] for b in bars], left=[b[1] for b in bars], color="#fdae6b", height=0.7,
-            label="client (network, driver, adapter)")
-    ax.set_yticks(list(ys), [b[0] for b in bars], fontsize=7)
-    ax.set_xlabel("p50 split, µs")
+    fig, ax = plt.subplots(figsize=(7.2, 0.24 * len(bars) + 1.0))
+    ys = list(range(len(bars)))[::-1]
+    share = [100 * b[1] / b[2] if b[2] else 0.0 for b in bars]
+    ax.barh(ys, share, color="#2171b5", height=0.7, label="server: the engine's own time")
+    ax.barh(ys, [100 - x for x in share], left=share, color="#fdae6b", height=0.7,
+            label="client: network, driver, adapter, harness")
+    for y, (_, server, p50) in zip(ys, bars, strict=True):
+        ax.text(101, y, f"{fmt_us(server)} of {fmt_us(p50)}", va="center", fontsize=6.5, color="#333")
+    ax.set_yticks(ys, [b[0] for b in bars], fontsize=7)
+    ax.set_xlim(0, 130)
+    ax.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
+    ax.set_xlabel("share of p50")
     ax.legend(fontsize=7, loc="lower right", frameon=False, bbox_to_anchor=(1, 1), ncol=2)
     return _png(fig)
 
