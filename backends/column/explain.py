@@ -1,0 +1,198 @@
+"""explain() for Cassandra: every request as sent, its query trace as the plan, and the work
+counted from the trace.
+
+While explaining, the backend sends each request on its own (no concurrency) with tracing on
+(`trace=True`) and records it here: the CQL as prepared (with its `?` markers) and the values
+bound, the rows the server returned, and the trace of every page. The trace is the only plan
+Cassandra gives: the events each replica logged while serving the request, such as
+`Executing single-partition query on variants`, `Executing read on ks.variants using index
+variants_depth_sai`, `Read 4 live rows and 0 tombstone cells`, `Adding to variants memtable`.
+
+From it:
+- `examined`: the sum of `Read N live rows` over all events (every replica that read counts:
+  at QUORUM on three replicas, two of them read);
+- `cost`: the tombstone cells read alongside, the partitions read (`Executing single-partition
+  query` events) and the sstables merged, in Cassandra's own terms;
+- `server_us`: the sum of the traces' durations (the coordinator's time per request);
+- `plan_summary`: one line per distinct access (`variants: SAI index variants_depth_sai, 4 rows
+  read`), repeated accesses counted (`3 × variants_by_region: single-partition slice ...`).
+Trace events are written asynchronously by the server; a read whose trace still lacks its
+`Read N live rows` event after a short wait makes `examined` null, with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from cassandra.cluster import ResponseFuture
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, QueryTrace, TraceUnavailable
+
+from backends.base import Statement, Work
+
+READ_ROWS = re.compile(r"Read (\d+) live rows? and (\d+) tombstone cells?")
+PARTITION = re.compile(r"Executing single-partition query on (\w+)")
+INDEX = re.compile(r"Executing read on [\w.]+ using index (\w+)")
+SEQ_SCAN = re.compile(r"Executing seq scan across (\d+) sstables")
+MERGED = re.compile(r"Merged data from memtables and (\d+) sstables")
+WRITE = re.compile(r"Adding to (\w+) memtable")
+TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\w+\.(\w+)", re.IGNORECASE)
+TRACE_WAIT = 5.0
+"""Seconds to wait for one trace to be complete (its session's duration written)."""
+EVENT_RETRIES = 4
+
+
+class Batch:
+    """A batch the backend sends, kept as (prepared statement, values) pairs so that an
+    explanation can show it as written."""
+
+    __slots__ = ("items", "kind")
+
+    def __init__(self, kind: BatchType, items: list[tuple[PreparedStatement, Any]]) -> None:
+        self.kind, self.items = kind, items
+
+    def statement(self, consistency_level: int) -> BatchStatement:
+        batch = BatchStatement(batch_type=self.kind, consistency_level=consistency_level)
+        for stmt, values in self.items:
+            batch.add(stmt, values)
+        return batch
+
+
+def describe(request: PreparedStatement | Batch, values: Any) -> Statement:
+    """A request as sent: its CQL with `?` markers and the values bound (JSON-ready)."""
+    if isinstance(request, Batch):
+        kind = "LOGGED" if request.kind == BatchType.LOGGED else "UNLOGGED"
+        text = "\n".join([f"BEGIN {kind} BATCH", *(f"  {s.query_string};" for s, _ in request.items), "APPLY BATCH"])
+        return Statement("cql", text, [jsonable(v) for _, v in request.items])
+    return Statement("cql", request.query_string, jsonable(values))
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    return str(value)  # cassandra.util.Date and the like
+
+
+@dataclass
+class Sent:
+    """One request sent while explaining."""
+
+    statement: Statement
+    rows: int                               # rows the server returned (all pages)
+    traces: list[QueryTrace | None]         # one per page; None: the trace never became available
+    is_read: bool
+
+
+@dataclass
+class Recorder:
+    sent: list[Sent] = field(default_factory=list)
+
+    def add(self, statement: Statement, rows: int, future: ResponseFuture) -> None:
+        """Record a request that ran with trace=True (one trace per page of its result)."""
+        is_read = statement.text.lstrip().upper().startswith("SELECT")
+        traces = [_complete(QueryTrace(trace_id, future.session), is_read) for trace_id in future.get_query_trace_ids()]
+        self.sent.append(Sent(statement, rows, traces, is_read))
+
+    # -- what the recorded requests add up to
+
+    def statements(self) -> list[Statement]:
+        return [s.statement for s in self.sent]
+
+    def plan(self) -> list[dict[str, Any]]:
+        plan = []
+        for i, sent in enumerate(self.sent):
+            for page, trace in enumerate(sent.traces):
+                if trace is None:
+                    plan.append({"statement": i, "page": page, "trace": None})
+                    continue
+                plan.append({
+                    "statement": i, "page": page, "coordinator": str(trace.coordinator),
+                    "request": trace.request_type, "duration_us": _us(trace.duration),
+                    "events": [{"source": str(e.source), "elapsed_us": _us(e.source_elapsed),
+                                "thread": e.thread_name, "activity": e.description} for e in trace.events],
+                })
+        return plan
+
+    def summary(self) -> list[str]:
+        lines = Counter(_summary_line(sent) for sent in self.sent)
+        return [line if n == 1 else f"{n} × {line}" for line, n in lines.items()]
+
+    def server_us(self) -> float | None:
+        durations = [_us(t.duration) for s in self.sent for t in s.traces if t is not None]
+        if not durations or any(d is None for d in durations) or len(durations) < self.round_trips():
+            return None
+        return float(sum(d for d in durations if d is not None))
+
+    def round_trips(self) -> int:
+        return sum(max(1, len(s.traces)) for s in self.sent)
+
+    def work(self, answer: int) -> Work:
+        work = Work(answer=answer, returned=sum(s.rows for s in self.sent), round_trips=self.round_trips())
+        live = tombstones = partitions = sstables = 0
+        incomplete = []
+        for i, sent in enumerate(self.sent):
+            events = [e.description for t in sent.traces if t is not None for e in t.events]
+            reads = [m for d in events if (m := READ_ROWS.search(d))]
+            if sent.is_read and not reads:
+                incomplete.append(i)
+            live += sum(int(m.group(1)) for m in reads)
+            tombstones += sum(int(m.group(2)) for m in reads)
+            partitions += sum(1 for d in events if PARTITION.search(d))
+            sstables += sum(int(m.group(1)) for d in events if (m := MERGED.search(d) or SEQ_SCAN.search(d)))
+        if incomplete:
+            work.reasons["examined"] = (f"the trace of statement {incomplete[0]} has no 'Read N live rows' event "
+                                        "(the server had not written it yet)")
+        else:
+            work.examined = live
+        work.cost = {"tombstone_cells": float(tombstones), "partitions_read": float(partitions),
+                     "sstables_read": float(sstables)}
+        return work
+
+
+def _complete(trace: QueryTrace, is_read: bool) -> QueryTrace | None:
+    """The trace, populated; for a read, waited on until its `Read N live rows` event is there
+    (events arrive after the session's duration). None if it never became available."""
+    try:
+        trace.populate(max_wait=TRACE_WAIT)
+        for attempt in range(EVENT_RETRIES):
+            if not is_read or any(READ_ROWS.search(e.description) for e in trace.events):
+                break
+            time.sleep(0.1 * 2**attempt)
+            trace.populate(max_wait=TRACE_WAIT)
+    except TraceUnavailable:
+        return None
+    return trace
+
+
+def _summary_line(sent: Sent) -> str:
+    tables = TABLE.findall(sent.statement.text)
+    table = ", ".join(dict.fromkeys(tables)) or "?"
+    events = [e.description for t in sent.traces if t is not None for e in t.events]
+    if not events:
+        return f"{table}: no trace"
+    read = sum(int(m.group(1)) for d in events if (m := READ_ROWS.search(d)))
+    if not sent.is_read:
+        written = list(dict.fromkeys(m.group(1) for d in events if (m := WRITE.search(d))))
+        kind = "batch" if sent.statement.text.startswith("BEGIN") else "write"
+        return f"{kind} into {', '.join(written) or table}" + (f", {read} rows read" if read else "")
+    indexes = list(dict.fromkeys(m.group(1) for d in events if (m := INDEX.search(d))))
+    partitions = sum(1 for d in events if PARTITION.search(d))
+    if indexes:
+        access = f"SAI index {', '.join(indexes)}, {partitions} partitions"
+    elif any(SEQ_SCAN.search(d) or d.startswith("Computing ranges to query") for d in events):
+        access = "range scan over all token ranges"
+    else:
+        access = "single-partition read" if partitions <= 1 else f"{partitions} replica partition reads"
+    return f"{table}: {access}, {read} rows read"
+
+
+def _us(delta: dt.timedelta | None) -> float | None:
+    return None if delta is None else delta / dt.timedelta(microseconds=1)
