@@ -14,8 +14,9 @@ From it:
 - `cost`: the tombstone cells read alongside, the partitions read (`Executing single-partition
   query` events) and the sstables merged, in Cassandra's own terms;
 - `server_us`: the sum of the traces' durations (the coordinator's time per request);
-- `plan_summary`: one line per distinct access (`variants: SAI index variants_depth_sai, 4 rows
-  read`), repeated accesses counted (`3 × variants_by_region: single-partition slice ...`).
+- `plan_summary`: one line per distinct access (`variants: SAI index variants_depth_sai, 4
+  partitions, 4 rows read`; `variants: single-partition read on 2 replicas, 2 rows read` at
+  QUORUM on a ring), repeated accesses counted (`3 × variants_by_region: ...`).
 Trace events are written asynchronously by the server; a read whose trace still lacks its
 `Read N live rows` event after a short wait makes `examined` null, with the reason.
 """
@@ -185,12 +186,15 @@ def _summary_line(sent: Sent) -> str:
         return f"{kind} into {', '.join(written) or table}" + (f", {read} rows read" if read else "")
     indexes = list(dict.fromkeys(m.group(1) for d in events if (m := INDEX.search(d))))
     partitions = sum(1 for d in events if PARTITION.search(d))
+    replicas = len({str(e.source) for t in sent.traces if t is not None for e in t.events
+                    if READ_ROWS.search(e.description)})
+    on = f" on {replicas} replicas" if replicas > 1 else ""
     if indexes:
-        access = f"SAI index {', '.join(indexes)}, {partitions} partitions"
+        access = f"SAI index {', '.join(indexes)}{on}, {partitions} partitions"
     elif any(SEQ_SCAN.search(d) or d.startswith("Computing ranges to query") for d in events):
-        access = "range scan over all token ranges"
+        access = f"range scan over all token ranges{on}"
     else:
-        access = "single-partition read" if partitions <= 1 else f"{partitions} replica partition reads"
+        access = f"single-partition read{on}"
     return f"{table}: {access}, {read} rows read"
 
 
