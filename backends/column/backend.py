@@ -87,6 +87,7 @@ from backends.base import (
     Tier,
     answer_size,
     first_line,
+    namespace,
     run_query,
 )
 from backends.column import schema
@@ -216,6 +217,7 @@ class CassandraBackend(Backend):
     @classmethod
     def from_settings(cls, settings: CassandraSettings | None = None) -> Self:
         settings = settings or _settings_from_env()
+        namespace()  # a bad MMBENCH_NAMESPACE is a one-line UsageError before anything connects
         _install_log_filter()
         profile = ExecutionProfile(
             load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.local_dc)),

@@ -36,7 +36,7 @@ from cassandra import ConsistencyLevel, InvalidRequest
 from cassandra.cluster import Session
 from cassandra.query import PreparedStatement
 
-from backends.base import Holdings, namespace
+from backends.base import BackendError, Holdings, namespace
 from backends.column.schema import literal_map
 
 MAX_GENERATION = 999_999
@@ -128,12 +128,12 @@ class Generations:
             assert pointer is not None, "ensure() first"
             n = max(pointer.claimed, pointer.generation, *self.existing()) + 1
             if n > MAX_GENERATION:
-                raise OverflowError(f"keyspace {self.fixed} has used every generation number up to "
-                                    f"{MAX_GENERATION}; drop it to start again")
+                raise BackendError(f"cassandra: keyspace {self.fixed} has used every generation number up to "
+                                   f"{MAX_GENERATION}; drop it to start again")
             if self._run("UPDATE {ks}.current SET claimed = ? WHERE id = ? IF claimed = ?",
                          (n, ROW, pointer.claimed)).was_applied:
                 return n
-        raise RuntimeError(f"could not claim a generation in {self.fixed}: too many concurrent loads")
+        raise BackendError(f"cassandra: could not claim a generation in {self.fixed}: too many concurrent loads")
 
     def switch(self, generation: int, holdings: Holdings | None) -> bool:
         """Make `generation` current with `holdings`, unless a newer one already is (False)."""
