@@ -564,6 +564,9 @@ class CassandraBackend(Backend):
                          "of several partitions together")
         if self.tier(q) is Tier.CLIENT:
             notes.append("Cassandra has no joins: the client combines the rows of several tables")
+        for i, events in recorder.lossy()[:1]:
+            notes.append(f"the trace of statement {i} has {events} events: Cassandra drops trace events once its "
+                         "tracing queue is full, and tracing itself slowed this request (server_us)")
         plan = recorder.plan()
         if not plan:
             notes.append("no query trace became available")

@@ -17,8 +17,11 @@ From it:
 - `plan_summary`: one line per distinct access (`variants: SAI index variants_depth_sai, 4
   partitions, 4 rows read`; `variants: single-partition read on 2 replicas, 2 rows read` at
   QUORUM on a ring), repeated accesses counted (`3 × variants_by_region: ...`).
-Trace events are written asynchronously by the server; a read whose trace still lacks its
-`Read N live rows` event after a short wait makes `examined` null, with the reason.
+Trace events are written asynchronously by the server, and its tracing queue holds 1,000 events
+(more are dropped: an index query over thousands of partitions logs three per partition); a
+read whose trace lacks its `Read N live rows` event makes `examined` and `cost` null, with the
+reason. Tracing costs the server work per event, so `server_us` of a large trace overstates the
+untraced request's time. `plan` keeps the first 100 and last 20 events of each trace.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +47,11 @@ TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\w+\.(\w+)", re.IGNORECASE)
 TRACE_WAIT = 5.0
 """Seconds to wait for one trace to be complete (its session's duration written)."""
 EVENT_RETRIES = 4
+FULL_TRACE = 900
+"""A trace with this many events may have lost some: Cassandra's tracing stage queues at most
+1,000 and drops the rest (an index query over thousands of partitions logs three per partition)."""
+PLAN_EVENTS = (100, 20)
+"""Events of one trace kept in `plan`: the first 100 and the last 20 (all are counted)."""
 
 
 class Batch:
@@ -114,17 +121,33 @@ class Recorder:
                 if trace is None:
                     plan.append({"statement": i, "page": page, "trace": None})
                     continue
+                head, tail = PLAN_EVENTS
+                events = list(trace.events)
+                kept = events if len(events) <= head + tail else [*events[:head], *events[-tail:]]
                 plan.append({
                     "statement": i, "page": page, "coordinator": str(trace.coordinator),
                     "request": trace.request_type, "duration_us": _us(trace.duration),
                     "events": [{"source": str(e.source), "elapsed_us": _us(e.source_elapsed),
-                                "thread": e.thread_name, "activity": e.description} for e in trace.events],
+                                "thread": e.thread_name, "activity": e.description} for e in kept],
+                    "events_omitted": len(events) - len(kept),
                 })
         return plan
 
     def summary(self) -> list[str]:
-        lines = Counter(_summary_line(sent) for sent in self.sent)
-        return [line if n == 1 else f"{n} × {line}" for line, n in lines.items()]
+        """One line per distinct access, in order; repeated accesses counted, their rows added up."""
+        seen: dict[str, list[int | None]] = {}  # access -> [times, rows read (None: not in a trace)]
+        for sent in self.sent:
+            access, rows = _access(sent)
+            times, total = seen.setdefault(access, [0, 0])
+            seen[access] = [times + 1, None if rows is None or total is None else total + rows]
+        lines = []
+        for access, (times, rows) in seen.items():
+            if access.startswith(("write into", "batch into")):  # writes read nothing
+                lines.append(access if times == 1 else f"{times} × {access}")
+                continue
+            read = "rows read not in the trace" if rows is None else f"{rows} rows read"
+            lines.append(f"{access}, {read}" if times == 1 else f"{times} × {access}, {read} in all")
+        return lines
 
     def server_us(self) -> float | None:
         durations = [_us(t.duration) for s in self.sent for t in s.traces if t is not None]
@@ -138,24 +161,39 @@ class Recorder:
     def work(self, answer: int) -> Work:
         work = Work(answer=answer, returned=sum(s.rows for s in self.sent), round_trips=self.round_trips())
         live = tombstones = partitions = sstables = 0
-        incomplete = []
+        incomplete: list[tuple[int, int]] = []  # (statement, events it has)
         for i, sent in enumerate(self.sent):
             events = [e.description for t in sent.traces if t is not None for e in t.events]
             reads = [m for d in events if (m := READ_ROWS.search(d))]
             if sent.is_read and not reads:
-                incomplete.append(i)
+                incomplete.append((i, len(events)))
             live += sum(int(m.group(1)) for m in reads)
             tombstones += sum(int(m.group(2)) for m in reads)
             partitions += sum(1 for d in events if PARTITION.search(d))
             sstables += sum(int(m.group(1)) for d in events if (m := MERGED.search(d) or SEQ_SCAN.search(d)))
+        lossy = self.lossy()
         if incomplete:
-            work.reasons["examined"] = (f"the trace of statement {incomplete[0]} has no 'Read N live rows' event "
-                                        "(the server had not written it yet)")
+            i, n = incomplete[0]
+            why = (f"the trace of statement {i} lacks its 'Read N live rows' event: " + (
+                f"Cassandra drops trace events once its tracing queue is full (this one kept {n})"
+                if n >= FULL_TRACE else "the server had not written it yet"))
+            work.reasons["examined"] = why
+            work.reasons["cost"] = why  # partitions and tombstones would be undercounted
+            return work
+        work.examined = live
+        work.cost = {"tombstone_cells": float(tombstones), "sstables_read": float(sstables)}
+        if lossy:
+            work.reasons["cost"] = (f"partitions_read left out: the trace of statement {lossy[0][0]} has "
+                                    f"{lossy[0][1]} events, and Cassandra drops trace events once its tracing "
+                                    "queue is full")
         else:
-            work.examined = live
-        work.cost = {"tombstone_cells": float(tombstones), "partitions_read": float(partitions),
-                     "sstables_read": float(sstables)}
+            work.cost["partitions_read"] = float(partitions)
         return work
+
+    def lossy(self) -> list[tuple[int, int]]:
+        """(statement, events) of every trace big enough to have lost events."""
+        return [(i, len(t.events)) for i, sent in enumerate(self.sent) for t in sent.traces
+                if t is not None and len(t.events) >= FULL_TRACE]
 
 
 def _complete(trace: QueryTrace, is_read: bool) -> QueryTrace | None:
@@ -164,7 +202,8 @@ def _complete(trace: QueryTrace, is_read: bool) -> QueryTrace | None:
     try:
         trace.populate(max_wait=TRACE_WAIT)
         for attempt in range(EVENT_RETRIES):
-            if not is_read or any(READ_ROWS.search(e.description) for e in trace.events):
+            if not is_read or len(trace.events) >= FULL_TRACE or any(
+                    READ_ROWS.search(e.description) for e in trace.events):
                 break
             time.sleep(0.1 * 2**attempt)
             trace.populate(max_wait=TRACE_WAIT)
@@ -173,29 +212,31 @@ def _complete(trace: QueryTrace, is_read: bool) -> QueryTrace | None:
     return trace
 
 
-def _summary_line(sent: Sent) -> str:
+def _access(sent: Sent) -> tuple[str, int | None]:
+    """What one request did (`variants: SAI index variants_depth_sai, 4 partitions`) and the rows
+    it read (None if its trace lacks the count)."""
     tables = TABLE.findall(sent.statement.text)
     table = ", ".join(dict.fromkeys(tables)) or "?"
     events = [e.description for t in sent.traces if t is not None for e in t.events]
     if not events:
-        return f"{table}: no trace"
-    read = sum(int(m.group(1)) for d in events if (m := READ_ROWS.search(d)))
+        return f"{table}: no trace", None
+    reads = [int(m.group(1)) for d in events if (m := READ_ROWS.search(d))]
     if not sent.is_read:
         written = list(dict.fromkeys(m.group(1) for d in events if (m := WRITE.search(d))))
         kind = "batch" if sent.statement.text.startswith("BEGIN") else "write"
-        return f"{kind} into {', '.join(written) or table}" + (f", {read} rows read" if read else "")
+        return f"{kind} into {', '.join(written) or table}", sum(reads)
+    rows = sum(reads) if reads else None
     indexes = list(dict.fromkeys(m.group(1) for d in events if (m := INDEX.search(d))))
-    partitions = sum(1 for d in events if PARTITION.search(d))
     replicas = len({str(e.source) for t in sent.traces if t is not None for e in t.events
                     if READ_ROWS.search(e.description)})
     on = f" on {replicas} replicas" if replicas > 1 else ""
     if indexes:
-        access = f"SAI index {', '.join(indexes)}{on}, {partitions} partitions"
-    elif any(SEQ_SCAN.search(d) or d.startswith("Computing ranges to query") for d in events):
-        access = f"range scan over all token ranges{on}"
-    else:
-        access = f"single-partition read{on}"
-    return f"{table}: {access}, {read} rows read"
+        partitions = sum(1 for d in events if PARTITION.search(d))
+        counted = "" if len(events) >= FULL_TRACE else f", {partitions} partitions"
+        return f"{table}: SAI index {', '.join(indexes)}{on}{counted}", rows
+    if any(SEQ_SCAN.search(d) or d.startswith("Computing ranges to query") for d in events):
+        return f"{table}: range scan over all token ranges{on}", rows
+    return f"{table}: single-partition read{on}", rows
 
 
 def _us(delta: dt.timedelta | None) -> float | None:
