@@ -48,17 +48,16 @@ diagnosis (a join of a region's carriers with a code's patients) and patients_sh
 diagnoses (a self-join of diagnoses through their codes). Cassandra has no joins, and a
 denormalised patient-pair table would grow with the square of each code's patients.
 
-Every table is also written by `reset()` with the schema fingerprint in its comment: when the
-keyspace already has exactly this schema (same tables, indexes, replication), reset truncates
-the tables instead of dropping and re-creating them (schema changes are slow in Cassandra:
-seconds, because every node must agree on them).
+Generations (the atomic replace of #19): the tables above live in a generation keyspace
+`<base><n>[_<namespace>]` (`mmbench7`, `mmbench7_lecture`). A load fills a fresh generation, then
+one lightweight transaction on the pointer row of the namespace's fixed keyspace `<base>[_
+<namespace>]` makes it current, together with its Holdings; older generations are then dropped.
+The digits after the base and the `_` before the namespace keep every namespace's names apart
+(a namespace starts with a letter, so `mmbench7_x` can only be generation 7 of namespace x).
+See `generations.py`.
 """
 
 from __future__ import annotations
-
-import hashlib
-
-from backends.column.settings import CassandraSettings
 
 BUCKET_BP = 10_000_000
 """Width of a variants_by_region partition in base pairs."""
@@ -106,32 +105,16 @@ INDEXES: dict[str, tuple[str, str]] = {
 }
 
 
-def fingerprint(settings: CassandraSettings) -> str:
-    """A digest of everything the schema is made of: tables, indexes, buckets, replication."""
-    parts = [repr(sorted(TABLES.items())), repr(sorted(INDEXES.items())), str(BUCKET_BP),
-             repr(sorted(settings.replication_map.items()))]
-    return "mmbench " + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
-def _literal_map(items: dict[str, str]) -> str:
-    """A CQL map literal (keys and values are validated names and digits: no quoting needed)."""
-    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in items.items()) + "}"
-
-
-def create_statements(settings: CassandraSettings) -> list[str]:
-    """The DDL of the whole keyspace, in order (keyspace, tables, indexes)."""
-    ks, comment = settings.keyspace, fingerprint(settings)
+def create_statements(keyspace: str, replication: dict[str, str]) -> list[str]:
+    """The DDL of one generation keyspace, in order (keyspace, tables, indexes)."""
     return [
-        f"CREATE KEYSPACE {ks} WITH replication = {_literal_map(settings.replication_map)}",
-        *(f"CREATE TABLE {ks}.{name} ({columns}) WITH comment = '{comment}'" for name, columns in TABLES.items()),
-        *(f"CREATE INDEX {name} ON {ks}.{table} ({column}) USING 'sai'"
+        f"CREATE KEYSPACE {keyspace} WITH replication = {literal_map(replication)}",
+        *(f"CREATE TABLE {keyspace}.{name} ({columns})" for name, columns in TABLES.items()),
+        *(f"CREATE INDEX {name} ON {keyspace}.{table} ({column}) USING 'sai'"
           for name, (table, column) in INDEXES.items()),
     ]
 
 
-def drop_statement(settings: CassandraSettings) -> str:
-    return f"DROP KEYSPACE IF EXISTS {settings.keyspace}"
-
-
-def truncate_statements(settings: CassandraSettings) -> list[str]:
-    return [f"TRUNCATE {settings.keyspace}.{name}" for name in TABLES]
+def literal_map(items: dict[str, str]) -> str:
+    """A CQL map literal (keys and values are validated names and digits: no quoting needed)."""
+    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in items.items()) + "}"

@@ -1,6 +1,8 @@
-"""Every CQL statement the backend runs, as text to prepare once per session (`{ks}`: the keyspace).
+"""Every CQL statement the backend runs on its data, as text to prepare once per data generation
+(`{ks}`: the generation's keyspace).
 
 Values are always bound (`?`); only the keyspace name, a validated identifier, is formatted in.
+Statements in `WRITES` run at the write consistency level, all others at the read level.
 Column lists follow the entity field order, so rows map straight onto the dataclasses.
 """
 
@@ -54,11 +56,14 @@ CQL: dict[str, str] = {
     "variant_buckets": "SELECT bucket FROM {ks}.variant_buckets WHERE chromosome = ? AND bucket >= ? AND bucket <= ?",
     "variants_in_bucket": f"SELECT {VARIANT} FROM {{ks}}.variants_by_region WHERE {REGION}",
     "carriers_in_bucket": f"SELECT patient_id FROM {{ks}}.variants_by_region WHERE {REGION}",
-    # -- the server
-    "release_version": "SELECT release_version FROM system.local",
-    # -- the schema as the server sees it (reset decides between TRUNCATE and re-creating)
-    "table_comments": "SELECT table_name, comment FROM system_schema.tables WHERE keyspace_name = ?",
-    "index_names": "SELECT index_name FROM system_schema.indexes WHERE keyspace_name = ?",
+    # -- undoing an explained write (scratch ids only)
+    "delete_patient": "DELETE FROM {ks}.patients WHERE patient_id = ?",
+    "delete_patient_by_diagnosis": "DELETE FROM {ks}.patients_by_diagnosis WHERE code = ? AND patient_id = ?",
+    "delete_comorbidity": "DELETE FROM {ks}.comorbidities WHERE code = ? AND other_code = ? AND patient_id = ?",
+    "delete_variant": "DELETE FROM {ks}.variants WHERE variant_id = ?",
+    "delete_variant_by_region": ("DELETE FROM {ks}.variants_by_region"
+                                 " WHERE chromosome = ? AND bucket = ? AND position = ? AND variant_id = ?"),
+    "delete_variant_bucket": "DELETE FROM {ks}.variant_buckets WHERE chromosome = ? AND bucket = ?",
 }
 
 
@@ -74,3 +79,5 @@ PARTITION_KEY: dict[str, Callable[[tuple[Any, ...]], Any] | None] = {
 }
 """How to find the partition of an insert's parameter tuple (None: every row is its own), so bulk
 loads can send the rows of one partition together."""
+
+WRITES = frozenset(name for name in CQL if name.startswith(("insert_", "delete_")))
