@@ -313,9 +313,20 @@ def _engines(names: list[str] | None) -> list[Any]:
         raise UsageError(str(exc)) from None
 
 
-def _status_rows(engines: list[Any]) -> list[dict[str, Any]]:
+def _engine_status_rows(statuses: list[Any]) -> list[dict[str, Any]]:
     return [{"engine": s.name, "product": s.product, "version": s.version, "address": s.address,
-             "emulator": s.emulator, "pid": s.pid, "up": s.up} for s in (e.status() for e in engines)]
+             "emulator": s.emulator, "pid": s.pid, "up": s.up} for s in statuses]
+
+
+def _status_rows(engines: list[Any]) -> list[dict[str, Any]]:
+    """Each engine, then its extra processes (ring nodes, a replica), each on a row of its own."""
+    statuses = []
+    for e in engines:
+        statuses.append(e.status())
+        for extra in _extras(e.name):
+            more = extra.status()
+            statuses += more if isinstance(more, list) else [more]
+    return _engine_status_rows(statuses)
 
 
 def _status_table(rows: list[dict[str, Any]]) -> Table:
@@ -349,15 +360,22 @@ def _holdings_rows(engine_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @app.command()
 def up(names: EnginesArg = None,
-       timeout: Annotated[float | None, typer.Option(help="Seconds to wait for each engine")] = None) -> None:
+       timeout: Annotated[float | None, typer.Option(help="Seconds to wait for each engine")] = None,
+       nodes: Annotated[int, typer.Option("--nodes", min=1, help="cassandra: a local ring of N nodes on "
+                                          "127.0.0.2.. beside the single node (3 for the consistency demo)")] = 1,
+       replica: Annotated[bool, typer.Option("--replica", help="postgres: also a streaming replica on another port")] = False,
+       ) -> None:
     """Start local engines without Docker (downloads once into ~/.cache/mmbench)."""
     from bench.engines import EngineError
 
     failed = []
     for engine in _engines(names):
         with err.status(f"{engine.name}: starting") as spinner:
+            say = lambda msg, e=engine: spinner.update(f"{e.name}: {msg}")  # noqa: E731
             try:
-                engine.start(progress=lambda msg, e=engine: spinner.update(f"{e.name}: {msg}"), timeout=timeout)
+                engine.start(progress=say, timeout=timeout)
+                for extra in _extras(engine.name, nodes, replica, create=True):
+                    extra.start(progress=say, timeout=timeout)
             except EngineError as exc:
                 lines = str(exc).splitlines()
                 err.print(f"[red]{engine.name}:[/red] {lines[0]}", highlight=False)
@@ -369,23 +387,96 @@ def up(names: EnginesArg = None,
         raise MMBenchError(f"could not start: {', '.join(failed)}")
 
 
+def _extras(engine: str, nodes: int = 1, replica: bool = False, *, create: bool = False) -> list[Any]:
+    """The engine's extra processes: a Cassandra ring (`--nodes N`), a PostgreSQL replica
+    (`--replica`) — asked for now (`create`), or started before (for status and down)."""
+    out: list[Any] = []
+    if engine == "cassandra":
+        from bench.engines.cassandra import CassandraRing
+
+        if create and nodes > 1:
+            out.append(CassandraRing(nodes))
+        elif (ring := CassandraRing.existing()) is not None and (not create or nodes > 1):
+            out.append(ring)
+    if engine == "postgres":
+        from bench.engines import postgres
+
+        replica_class = getattr(postgres, "Replica", None)
+        if replica_class is not None and (replica if create else replica_class().pid() is not None):
+            out.append(replica_class())
+    return out
+
+
 @app.command()
 def down(names: EnginesArg = None) -> None:
-    """Stop local engines started by `mmbench up` (exit status 1 if one is still running)."""
+    """Stop local engines started by `mmbench up`, rings and replicas included (exit status 1 if
+    one is still running)."""
     from bench.engines import EngineError
 
     still = []
     for engine in reversed(_engines(names)):
         with err.status(f"{engine.name}: stopping"):
-            try:
-                engine.stop()
-            except (EngineError, OSError) as exc:
-                err.print(f"{engine.name}: {first_line(exc)}", highlight=False, markup=False)
-        if engine.pid() is not None:
+            for part in [*_extras(engine.name), engine]:
+                try:
+                    part.stop()
+                except (EngineError, OSError) as exc:
+                    err.print(f"{engine.name}: {first_line(exc)}", highlight=False, markup=False)
+        if engine.pid() is not None or any(_running(x) for x in _extras(engine.name)):
             still.append(engine.name)
     out.print(_status_table(_status_rows(_engines(names))))
     if still:
         raise MMBenchError(f"still running: {', '.join(still)}")
+
+
+def _running(extra: Any) -> bool:
+    statuses = extra.status()
+    return any(s.pid is not None for s in (statuses if isinstance(statuses, list) else [statuses]))
+
+
+node_app = typer.Typer(no_args_is_help=True, help="Stop or start one node of a local Cassandra ring.")
+app.add_typer(node_app, name="node")
+
+
+def _ring(engine: str) -> Any:
+    from bench.engines.cassandra import CassandraRing
+
+    if engine != "cassandra":
+        raise UsageError(f"node: only cassandra runs as a ring here, not {engine!r}")
+    ring = CassandraRing.existing()
+    if ring is None:
+        raise UsageError("no local Cassandra ring: start one with `mmbench up cassandra --nodes 3`")
+    return ring
+
+
+@node_app.command("stop")
+def node_stop(engine: Annotated[str, typer.Argument(help="cassandra")],
+              index: Annotated[int, typer.Argument(help="The node, 1-based")],
+              kill: Annotated[bool, typer.Option("--kill", help="kill -9 (a crash) instead of a clean stop")] = False) -> None:
+    """Stop node INDEX of the ring: cleanly, or with --kill as a crash."""
+    from bench.engines import EngineError
+
+    ring = _ring(engine)
+    try:
+        with err.status(f"cassandra node {index}: {'killing' if kill else 'stopping'}"):
+            ring.stop_node(index, kill=kill)
+    except EngineError as exc:
+        raise MMBenchError(first_line(exc)) from None
+    out.print(_status_table(_engine_status_rows(ring.status())))
+
+
+@node_app.command("start")
+def node_start(engine: Annotated[str, typer.Argument(help="cassandra")],
+               index: Annotated[int, typer.Argument(help="The node, 1-based")]) -> None:
+    """Start node INDEX of the ring again and wait until the others see it."""
+    from bench.engines import EngineError
+
+    ring = _ring(engine)
+    try:
+        with err.status(f"cassandra node {index}: starting") as spinner:
+            ring.start_node(index, progress=lambda m: spinner.update(f"cassandra node {index}: {m}"))
+    except EngineError as exc:
+        raise MMBenchError(first_line(exc)) from None
+    out.print(_status_table(_engine_status_rows(ring.status())))
 
 
 @app.command()
@@ -707,13 +798,15 @@ class _OneLine(logging.Formatter):
 
 
 def _library_logs() -> None:
-    """Errors that drivers log (e.g. a connection pool failing to reset a connection to a dead
-    engine) go to stderr as one line each; their warnings stay quiet unless MMBENCH_DEBUG is set."""
+    """Drivers' own log records stay quiet: every failure a user can act on reaches them as the
+    backend's one-line error; what drivers log on the way (a pool failing to reset a connection
+    to a dead engine, a statement prepared on a keyspace not created yet) would only repeat it,
+    with a traceback. Only critical records print, as one line; MMBENCH_DEBUG=1 shows them all."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneLine())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if os.environ.get("MMBENCH_DEBUG") else logging.ERROR)
+    root.setLevel(logging.DEBUG if os.environ.get("MMBENCH_DEBUG") else logging.CRITICAL)
 
 
 register_cloud_commands(app)  # s3, etl, import-table, scan-table, serve: bench/cloud_cli.py
