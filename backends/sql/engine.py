@@ -22,6 +22,7 @@ journal when the file is next opened). Nothing is left behind to clean up.
 from __future__ import annotations
 
 import abc
+import inspect
 import json
 import platform
 import sqlite3
@@ -180,13 +181,15 @@ class SQLBackend(Backend):
         if self._closed:
             return
         self._closed = True
-        for step in (self._cur.close, self._proxy.close, self._admin.close if self._admin else None,
-                     self.engine.dispose):
-            if step is not None:
-                try:
-                    step()
-                except Exception:  # noqa: BLE001, S110 - closing must not fail (the engine may be gone)
-                    pass
+        admin = self._admin
+        steps = [self._cur.close, self._proxy.invalidate if _dead(self._db) else self._proxy.close]
+        if admin is not None:
+            steps.append(admin.invalidate if _dead(admin.connection.driver_connection) else admin.close)
+        for step in (*steps, self.engine.dispose):
+            try:
+                step()
+            except Exception:  # noqa: BLE001, S110 - closing must not fail (the engine may be gone)
+                pass
 
     def engine_info(self) -> EngineInfo:
         return EngineInfo(self.product, self._server_version(), emulator=False, driver=self._driver_version(),
@@ -308,6 +311,11 @@ class SQLBackend(Backend):
                            statements=statements, plan=found["plan"], plan_summary=found["summary"], work=work,
                            notes=found["notes"], server_us=found["server_us"],
                            undone="rolled back (one transaction, never committed)" if write else None)
+
+
+def _dead(dbapi_conn: Any) -> bool:
+    """Whether a DBAPI connection is closed or broken (returning it to the pool would try a rollback)."""
+    return bool(getattr(dbapi_conn, "closed", False) or getattr(dbapi_conn, "broken", False))
 
 
 def _orig_line(exc: BaseException) -> str:
@@ -488,6 +496,31 @@ def _sqlite_begin(conn: Connection) -> None:
 
 # -- PostgreSQL
 
+WAIT_GRACE_S = 2.0
+"""How much longer than the statement timeout the client waits for a server that stopped answering."""
+
+_WAIT_TIMEOUT = getattr(psycopg.errors, "_WaitTimeout", None)
+_BOUNDED = _WAIT_TIMEOUT is not None and "timeout" in inspect.signature(psycopg.Connection.wait).parameters
+
+
+class BoundedConnection(psycopg.Connection):
+    """A psycopg connection whose every wait for the server is bounded by `wait_timeout`. The
+    server's statement_timeout ends a slow statement; this ends the wait for a server that stopped
+    answering altogether (stopped, partitioned, its host gone), where the server can enforce
+    nothing and TCP may still acknowledge: the connection is closed and the call fails."""
+
+    wait_timeout: float | None = None
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        if not _BOUNDED:  # psycopg before 3.2: keepalives and tcp_user_timeout only
+            return super().wait(gen, interval)
+        try:
+            return super().wait(gen, interval, timeout if timeout is not None else self.wait_timeout)
+        except _WAIT_TIMEOUT:  # type: ignore[misc]
+            self.pgconn.finish()
+            raise psycopg.OperationalError(f"the server did not answer within {self.wait_timeout:g} s; "
+                                           "connection closed") from None
+
 class PostgresEngine(SQLBackend):
     """PostgreSQL through psycopg 3 (autocommit reads on one reused cursor; server-side prepared
     statements after `prepare_threshold` executions; bulk loads with COPY). A schema per namespace."""
@@ -501,6 +534,14 @@ class PostgresEngine(SQLBackend):
         settings = settings or read_settings(PostgresSettings, "postgres", "MMBENCH_POSTGRES_")
         url = postgres_url(settings)
         engine = create_engine(url, connect_args=postgres_connect_args(settings, url), paramstyle="format")
+        wait_timeout = settings.statement_timeout_ms / 1000 + WAIT_GRACE_S
+
+        @event.listens_for(engine, "do_connect")
+        def connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            conn = BoundedConnection.connect(*cargs, **cparams)
+            conn.wait_timeout = wait_timeout
+            return conn
+
         return cls(engine, postgres_address(url), postgres_schema(), settings)
 
     def _open_cursor(self) -> Any:
