@@ -596,7 +596,7 @@ class PostgresEngine(SQLBackend):
                     cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + c.sql, row)
                     doc = cur.fetchone()[0]
                     doc = json.loads(doc) if isinstance(doc, str | bytes) else doc
-                    plans.append(doc[0])
+                    plans.append({"sql": c.sql, "params": named(self._names.get(c.sql), row), "explain": doc[0]})
                     work.add(doc[0])
         notes = ["each statement ran again under EXPLAIN (ANALYZE, BUFFERS) in a transaction that was rolled back",
                  "examined: the scan nodes' actual rows x loops plus rows removed by filter or recheck"
