@@ -561,7 +561,12 @@ class PostgresEngine(SQLBackend):
         return BackendError(f"postgres: {message}")
 
     def _tx(self) -> Any:
-        return self._db.transaction()
+        return self._pipelined() if self.settings.pipeline else self._db.transaction()
+
+    @contextmanager
+    def _pipelined(self) -> Iterator[None]:
+        with self._db.pipeline(), self._db.transaction():
+            yield
 
     def _rolled_back(self) -> Any:
         return self._db.transaction(force_rollback=True)
@@ -585,6 +590,7 @@ class PostgresEngine(SQLBackend):
         s = self.settings
         return {"prepare_threshold": "never" if s.prepare_threshold < 0 else str(s.prepare_threshold),
                 "result_format": "binary" if s.binary else "text",
+                "write_pipeline": "on" if s.pipeline else "off",
                 "statement_timeout_ms": str(s.statement_timeout_ms),
                 "schema": self.schema or "the search path (public)"}
 
@@ -603,7 +609,10 @@ class PostgresEngine(SQLBackend):
                  + (f", plus {work.trigger_calls} foreign-key trigger calls (one row read each)"
                     if work.trigger_calls else "")]
         trips = len(calls) + (2 if write else 0)
-        if write:
+        if write and self.settings.pipeline:
+            trips = 1
+            notes.append("round trips: BEGIN, the statements and COMMIT in one pipeline (MMBENCH_POSTGRES_PIPELINE)")
+        elif write:
             notes.append("round trips: the statements plus BEGIN and COMMIT (an executemany is one pipeline)")
         return {"plan": plans, "summary": work.summary, "examined": work.examined, "examined_reason": "",
                 "cost": {"shared_hit": work.shared_hit, "shared_read": work.shared_read},

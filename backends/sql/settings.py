@@ -58,7 +58,8 @@ class PostgresSettings(BaseSettings):
 
     The client path (#21), recorded in `EngineInfo.options`: `prepare_threshold` (psycopg: a
     statement is prepared on the server after this many executions; 0 = at once, -1 = never),
-    `binary` (results in PostgreSQL's binary format instead of text)."""
+    `binary` (results in PostgreSQL's binary format instead of text), `pipeline` (a write's BEGIN,
+    statements and COMMIT go out in one pipeline: one round trip instead of one per statement)."""
 
     model_config = SettingsConfigDict(env_prefix="MMBENCH_POSTGRES_")
     url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/mmbench"
@@ -67,6 +68,7 @@ class PostgresSettings(BaseSettings):
     tcp_user_timeout_ms: Annotated[int, Field(ge=0, le=3_600_000)] = 30_000
     prepare_threshold: Annotated[int, Field(ge=-1, le=1_000_000)] = 5
     binary: bool = False
+    pipeline: bool = False
 
 
 def read_settings(cls: type[BaseSettings], backend: str, prefix: str) -> Any:
