@@ -2,8 +2,8 @@
 
 What a competent user of each driver writes to ask the same questions: the stdlib `sqlite3`
 module and `psycopg` 3, hand-written SQL with bound parameters, autocommit connections,
-`conn.execute(...)` (the drivers' documented shortcut), rows turned into the same domain
-objects. Same settings and namespace as the backends (the data must already be loaded);
+`conn.execute(...).fetchall()` (the drivers' documented shortcut), rows turned into the same
+domain objects. Same settings and namespace as the backends (the data must already be loaded);
 psycopg prepares statements after its default threshold, as the backend does by default.
 """
 
@@ -67,18 +67,19 @@ class RawSQLite:
 
     def variants_in_region(self, chromosome: str, start: int, end: int) -> list[Variant]:
         sql = VARIANT + " WHERE chromosome = ? AND position BETWEEN ? AND ? ORDER BY position, variant_id"
-        return [Variant(*r) for r in self.conn.execute(sql, (chromosome, start, end))]
+        return [Variant(*r) for r in self.conn.execute(sql, (chromosome, start, end)).fetchall()]
 
     def variants_by_chromosome(self, chromosome: str) -> list[Variant]:
         sql = VARIANT + " WHERE chromosome = ? ORDER BY position, variant_id"
-        return [Variant(*r) for r in self.conn.execute(sql, (chromosome,))]
+        return [Variant(*r) for r in self.conn.execute(sql, (chromosome,)).fetchall()]
 
     def patients_older_than(self, age: int) -> list[Patient]:
-        return [Patient(*r) for r in self.conn.execute("SELECT patient_id, name, age, sex FROM patients WHERE age > ?",
-                                                       (age,))]
+        sql = "SELECT patient_id, name, age, sex FROM patients WHERE age > ?"
+        return [Patient(*r) for r in self.conn.execute(sql, (age,)).fetchall()]
 
     def lab_history(self, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> list[LabResult]:
-        rows = self.conn.execute(LABS.format(p="?"), (patient_id, test_name, since.isoformat(), until.isoformat()))
+        params = (patient_id, test_name, since.isoformat(), until.isoformat())
+        rows = self.conn.execute(LABS.format(p="?"), params).fetchall()
         return [LabResult(a, b, c, d, e, dt.date.fromisoformat(f)) for a, b, c, d, e, f in rows]
 
     def close(self) -> None:
@@ -112,18 +113,19 @@ class RawPostgres:
 
     def variants_in_region(self, chromosome: str, start: int, end: int) -> list[Variant]:
         sql = VARIANT + " WHERE chromosome = %s AND position BETWEEN %s AND %s ORDER BY position, variant_id"
-        return [Variant(*r) for r in self.conn.execute(sql, (chromosome, start, end))]
+        return [Variant(*r) for r in self.conn.execute(sql, (chromosome, start, end)).fetchall()]
 
     def variants_by_chromosome(self, chromosome: str) -> list[Variant]:
         sql = VARIANT + " WHERE chromosome = %s ORDER BY position, variant_id"
-        return [Variant(*r) for r in self.conn.execute(sql, (chromosome,))]
+        return [Variant(*r) for r in self.conn.execute(sql, (chromosome,)).fetchall()]
 
     def patients_older_than(self, age: int) -> list[Patient]:
-        return [Patient(*r) for r in self.conn.execute("SELECT patient_id, name, age, sex FROM patients WHERE age > %s",
-                                                       (age,))]
+        sql = "SELECT patient_id, name, age, sex FROM patients WHERE age > %s"
+        return [Patient(*r) for r in self.conn.execute(sql, (age,)).fetchall()]
 
     def lab_history(self, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> list[LabResult]:
-        return [LabResult(*r) for r in self.conn.execute(LABS.format(p="%s"), (patient_id, test_name, since, until))]
+        rows = self.conn.execute(LABS.format(p="%s"), (patient_id, test_name, since, until)).fetchall()
+        return [LabResult(*r) for r in rows]
 
     def close(self) -> None:
         self.conn.close()
