@@ -32,6 +32,22 @@ LABS = ("SELECT result_id, patient_id, test_name, value, unit, taken_on FROM lab
         "AND test_name = {p} AND taken_on BETWEEN {p} AND {p} ORDER BY taken_on, result_id")
 
 
+def _queries(p: str) -> dict[str, str]:
+    """The statements with the driver's placeholder `p`, built once."""
+    return {
+        "variant_by_id": VARIANT + f" WHERE variant_id = {p}",
+        "patient_by_id": PATIENT.format(p=p),
+        "variants_in_region": VARIANT + f" WHERE chromosome = {p} AND position BETWEEN {p} AND {p} "
+                                        "ORDER BY position, variant_id",
+        "variants_by_chromosome": VARIANT + f" WHERE chromosome = {p} ORDER BY position, variant_id",
+        "patients_older_than": f"SELECT patient_id, name, age, sex FROM patients WHERE age > {p}",
+        "lab_history": LABS.format(p=p),
+    }
+
+
+QMARK, FORMAT = _queries("?"), _queries("%s")
+
+
 def _record(rows: list[Any], patient_id: int, day: Any = None) -> PatientRecord | None:
     if not rows:
         return None
@@ -58,28 +74,28 @@ class RawSQLite:
         return cls(sqlite3.connect(path, isolation_level=None))
 
     def variant_by_id(self, variant_id: str) -> Variant | None:
-        row = self.conn.execute(VARIANT + " WHERE variant_id = ?", (variant_id,)).fetchone()
+        row = self.conn.execute(QMARK["variant_by_id"], (variant_id,)).fetchone()
         return Variant(*row) if row else None
 
     def patient_by_id(self, patient_id: int) -> PatientRecord | None:
-        rows = self.conn.execute(PATIENT.format(p="?"), (patient_id,)).fetchall()
+        rows = self.conn.execute(QMARK["patient_by_id"], (patient_id,)).fetchall()
         return _record(rows, patient_id, dt.date.fromisoformat)
 
     def variants_in_region(self, chromosome: str, start: int, end: int) -> list[Variant]:
-        sql = VARIANT + " WHERE chromosome = ? AND position BETWEEN ? AND ? ORDER BY position, variant_id"
+        sql = QMARK["variants_in_region"]
         return [Variant(*r) for r in self.conn.execute(sql, (chromosome, start, end)).fetchall()]
 
     def variants_by_chromosome(self, chromosome: str) -> list[Variant]:
-        sql = VARIANT + " WHERE chromosome = ? ORDER BY position, variant_id"
+        sql = QMARK["variants_by_chromosome"]
         return [Variant(*r) for r in self.conn.execute(sql, (chromosome,)).fetchall()]
 
     def patients_older_than(self, age: int) -> list[Patient]:
-        sql = "SELECT patient_id, name, age, sex FROM patients WHERE age > ?"
+        sql = QMARK["patients_older_than"]
         return [Patient(*r) for r in self.conn.execute(sql, (age,)).fetchall()]
 
     def lab_history(self, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> list[LabResult]:
         params = (patient_id, test_name, since.isoformat(), until.isoformat())
-        rows = self.conn.execute(LABS.format(p="?"), params).fetchall()
+        rows = self.conn.execute(QMARK["lab_history"], params).fetchall()
         return [LabResult(a, b, c, d, e, dt.date.fromisoformat(f)) for a, b, c, d, e, f in rows]
 
     def close(self) -> None:
@@ -105,26 +121,26 @@ class RawPostgres:
         return cls(conn)
 
     def variant_by_id(self, variant_id: str) -> Variant | None:
-        row = self.conn.execute(VARIANT + " WHERE variant_id = %s", (variant_id,)).fetchone()
+        row = self.conn.execute(FORMAT["variant_by_id"], (variant_id,)).fetchone()
         return Variant(*row) if row else None
 
     def patient_by_id(self, patient_id: int) -> PatientRecord | None:
-        return _record(self.conn.execute(PATIENT.format(p="%s"), (patient_id,)).fetchall(), patient_id)
+        return _record(self.conn.execute(FORMAT["patient_by_id"], (patient_id,)).fetchall(), patient_id)
 
     def variants_in_region(self, chromosome: str, start: int, end: int) -> list[Variant]:
-        sql = VARIANT + " WHERE chromosome = %s AND position BETWEEN %s AND %s ORDER BY position, variant_id"
+        sql = FORMAT["variants_in_region"]
         return [Variant(*r) for r in self.conn.execute(sql, (chromosome, start, end)).fetchall()]
 
     def variants_by_chromosome(self, chromosome: str) -> list[Variant]:
-        sql = VARIANT + " WHERE chromosome = %s ORDER BY position, variant_id"
+        sql = FORMAT["variants_by_chromosome"]
         return [Variant(*r) for r in self.conn.execute(sql, (chromosome,)).fetchall()]
 
     def patients_older_than(self, age: int) -> list[Patient]:
-        sql = "SELECT patient_id, name, age, sex FROM patients WHERE age > %s"
+        sql = FORMAT["patients_older_than"]
         return [Patient(*r) for r in self.conn.execute(sql, (age,)).fetchall()]
 
     def lab_history(self, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> list[LabResult]:
-        rows = self.conn.execute(LABS.format(p="%s"), (patient_id, test_name, since, until)).fetchall()
+        rows = self.conn.execute(FORMAT["lab_history"], (patient_id, test_name, since, until)).fetchall()
         return [LabResult(*r) for r in rows]
 
     def close(self) -> None:
