@@ -110,10 +110,13 @@ class SQLBackend(Backend):
             self._proxy.close()
             engine.dispose()
             raise
-        compiled = compile_all(self.SPEC, engine.dialect, schema)
-        self._q = SimpleNamespace(**{name: s.sql for name, s in vars(compiled).items()})
-        self._names: dict[str, tuple[str, ...]] = {s.sql: s.names for s in vars(compiled).values()}
-        self._stmts: dict[str, Stmt] = dict(vars(compiled))
+        compiled = self._compile()
+        self._q = SimpleNamespace(**{name: s.sql for name, s in compiled.items()})
+        self._names: dict[str, tuple[str, ...]] = {s.sql: s.names for s in compiled.values()}
+
+    def _compile(self) -> dict[str, Stmt]:
+        """The design's statements as the driver receives them (SPEC compiled for this engine and schema)."""
+        return dict(vars(compile_all(self.SPEC, self.engine.dialect, self.schema)))
 
     # -- engine hooks
 
@@ -223,7 +226,9 @@ class SQLBackend(Backend):
             with admin.begin():
                 self._prepare_schema(admin)
                 self.METADATA.drop_all(admin, checkfirst=True)
-                self.METADATA.create_all(admin)
+                for table in self.METADATA.sorted_tables:
+                    admin.execute(CreateTable(table))
+                    self._create_indexes(admin, table)
 
     def _before_load(self, admin: Connection) -> None:
         """Outside any transaction, before a load or reset (SQLite: the journal mode)."""
@@ -246,8 +251,12 @@ class SQLBackend(Backend):
 
     def finish_kind(self, kind: EntityKind) -> None:
         with self._errors():
-            for index in self.KIND_TABLES[kind].indexes:
-                self._admin_connection().execute(CreateIndex(index))
+            self._create_indexes(self._admin_connection(), self.KIND_TABLES[kind])
+
+    def _create_indexes(self, admin: Connection, table: Table) -> None:
+        """Build the secondary indexes of `table` (those declared on it)."""
+        for index in table.indexes:
+            admin.execute(CreateIndex(index))
 
     def end_load(self, holdings: Holdings) -> None:
         """Write the Holdings row, ANALYZE, and commit: the new data and its record become current at once."""
