@@ -55,6 +55,9 @@ REGISTRY: dict[str, Registration] = {r.name: r for r in (
                  "normalised tables with foreign keys and secondary indexes, embedded"),
     Registration("postgres", "sql", "backends.sql.backend:PostgresBackend", "psycopg", "sql", "postgres",
                  (*_SQL, "psycopg"), "normalised tables with foreign keys and secondary indexes"),
+    Registration("postgres:jsonb", "sql", "backends.sql.jsonb:PostgresJsonbBackend", "psycopg", "sql", "postgres",
+                 (*_SQL, "psycopg"), "each patient one JSONB document with its diagnoses embedded; GIN and "
+                 "expression indexes: the document model on a relational server"),
     Registration("dynamodb", "kv", "backends.kv.backend:DynamoDBBackend", "boto3", "kv", "dynamodb",
                  ("boto3", "moto"), "one table per entity with GSIs for the other access paths"),
     Registration("mongodb", "document", "backends.document.backend:MongoBackend", "pymongo", "document",

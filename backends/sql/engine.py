@@ -22,6 +22,7 @@ journal when the file is next opened). Nothing is left behind to clean up.
 from __future__ import annotations
 
 import abc
+import inspect
 import json
 import platform
 import sqlite3
@@ -109,10 +110,13 @@ class SQLBackend(Backend):
             self._proxy.close()
             engine.dispose()
             raise
-        compiled = compile_all(self.SPEC, engine.dialect, schema)
-        self._q = SimpleNamespace(**{name: s.sql for name, s in vars(compiled).items()})
-        self._names: dict[str, tuple[str, ...]] = {s.sql: s.names for s in vars(compiled).values()}
-        self._stmts: dict[str, Stmt] = dict(vars(compiled))
+        compiled = self._compile()
+        self._q = SimpleNamespace(**{name: s.sql for name, s in compiled.items()})
+        self._names: dict[str, tuple[str, ...]] = {s.sql: s.names for s in compiled.values()}
+
+    def _compile(self) -> dict[str, Stmt]:
+        """The design's statements as the driver receives them (SPEC compiled for this engine and schema)."""
+        return dict(vars(compile_all(self.SPEC, self.engine.dialect, self.schema)))
 
     # -- engine hooks
 
@@ -180,13 +184,15 @@ class SQLBackend(Backend):
         if self._closed:
             return
         self._closed = True
-        for step in (self._cur.close, self._proxy.close, self._admin.close if self._admin else None,
-                     self.engine.dispose):
-            if step is not None:
-                try:
-                    step()
-                except Exception:  # noqa: BLE001, S110 - closing must not fail (the engine may be gone)
-                    pass
+        admin = self._admin
+        steps = [self._cur.close, self._proxy.invalidate if _dead(self._db) else self._proxy.close]
+        if admin is not None:
+            steps.append(admin.invalidate if _dead(admin.connection.driver_connection) else admin.close)
+        for step in (*steps, self.engine.dispose):
+            try:
+                step()
+            except Exception:  # noqa: BLE001, S110 - closing must not fail (the engine may be gone)
+                pass
 
     def engine_info(self) -> EngineInfo:
         return EngineInfo(self.product, self._server_version(), emulator=False, driver=self._driver_version(),
@@ -220,7 +226,9 @@ class SQLBackend(Backend):
             with admin.begin():
                 self._prepare_schema(admin)
                 self.METADATA.drop_all(admin, checkfirst=True)
-                self.METADATA.create_all(admin)
+                for table in self.METADATA.sorted_tables:
+                    admin.execute(CreateTable(table))
+                    self._create_indexes(admin, table)
 
     def _before_load(self, admin: Connection) -> None:
         """Outside any transaction, before a load or reset (SQLite: the journal mode)."""
@@ -243,8 +251,12 @@ class SQLBackend(Backend):
 
     def finish_kind(self, kind: EntityKind) -> None:
         with self._errors():
-            for index in self.KIND_TABLES[kind].indexes:
-                self._admin_connection().execute(CreateIndex(index))
+            self._create_indexes(self._admin_connection(), self.KIND_TABLES[kind])
+
+    def _create_indexes(self, admin: Connection, table: Table) -> None:
+        """Build the secondary indexes of `table` (those declared on it)."""
+        for index in table.indexes:
+            admin.execute(CreateIndex(index))
 
     def end_load(self, holdings: Holdings) -> None:
         """Write the Holdings row, ANALYZE, and commit: the new data and its record become current at once."""
@@ -308,6 +320,11 @@ class SQLBackend(Backend):
                            statements=statements, plan=found["plan"], plan_summary=found["summary"], work=work,
                            notes=found["notes"], server_us=found["server_us"],
                            undone="rolled back (one transaction, never committed)" if write else None)
+
+
+def _dead(dbapi_conn: Any) -> bool:
+    """Whether a DBAPI connection is closed or broken (returning it to the pool would try a rollback)."""
+    return bool(getattr(dbapi_conn, "closed", False) or getattr(dbapi_conn, "broken", False))
 
 
 def _orig_line(exc: BaseException) -> str:
@@ -488,6 +505,31 @@ def _sqlite_begin(conn: Connection) -> None:
 
 # -- PostgreSQL
 
+WAIT_GRACE_S = 2.0
+"""How much longer than the statement timeout the client waits for a server that stopped answering."""
+
+_WAIT_TIMEOUT = getattr(psycopg.errors, "_WaitTimeout", None)
+_BOUNDED = _WAIT_TIMEOUT is not None and "timeout" in inspect.signature(psycopg.Connection.wait).parameters
+
+
+class BoundedConnection(psycopg.Connection):
+    """A psycopg connection whose every wait for the server is bounded by `wait_timeout`. The
+    server's statement_timeout ends a slow statement; this ends the wait for a server that stopped
+    answering altogether (stopped, partitioned, its host gone), where the server can enforce
+    nothing and TCP may still acknowledge: the connection is closed and the call fails."""
+
+    wait_timeout: float | None = None
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        if not _BOUNDED:  # psycopg before 3.2: keepalives and tcp_user_timeout only
+            return super().wait(gen, interval)
+        try:
+            return super().wait(gen, interval, timeout if timeout is not None else self.wait_timeout)
+        except _WAIT_TIMEOUT:  # type: ignore[misc]
+            self.pgconn.finish()
+            raise psycopg.OperationalError(f"the server did not answer within {self.wait_timeout:g} s; "
+                                           "connection closed") from None
+
 class PostgresEngine(SQLBackend):
     """PostgreSQL through psycopg 3 (autocommit reads on one reused cursor; server-side prepared
     statements after `prepare_threshold` executions; bulk loads with COPY). A schema per namespace."""
@@ -501,6 +543,14 @@ class PostgresEngine(SQLBackend):
         settings = settings or read_settings(PostgresSettings, "postgres", "MMBENCH_POSTGRES_")
         url = postgres_url(settings)
         engine = create_engine(url, connect_args=postgres_connect_args(settings, url), paramstyle="format")
+        wait_timeout = settings.statement_timeout_ms / 1000 + WAIT_GRACE_S
+
+        @event.listens_for(engine, "do_connect")
+        def connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            conn = BoundedConnection.connect(*cargs, **cparams)
+            conn.wait_timeout = wait_timeout
+            return conn
+
         return cls(engine, postgres_address(url), postgres_schema(), settings)
 
     def _open_cursor(self) -> Any:
@@ -520,7 +570,12 @@ class PostgresEngine(SQLBackend):
         return BackendError(f"postgres: {message}")
 
     def _tx(self) -> Any:
-        return self._db.transaction()
+        return self._pipelined() if self.settings.pipeline else self._db.transaction()
+
+    @contextmanager
+    def _pipelined(self) -> Iterator[None]:
+        with self._db.pipeline(), self._db.transaction():
+            yield
 
     def _rolled_back(self) -> Any:
         return self._db.transaction(force_rollback=True)
@@ -544,6 +599,7 @@ class PostgresEngine(SQLBackend):
         s = self.settings
         return {"prepare_threshold": "never" if s.prepare_threshold < 0 else str(s.prepare_threshold),
                 "result_format": "binary" if s.binary else "text",
+                "write_pipeline": "on" if s.pipeline else "off",
                 "statement_timeout_ms": str(s.statement_timeout_ms),
                 "schema": self.schema or "the search path (public)"}
 
@@ -555,14 +611,17 @@ class PostgresEngine(SQLBackend):
                     cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + c.sql, row)
                     doc = cur.fetchone()[0]
                     doc = json.loads(doc) if isinstance(doc, str | bytes) else doc
-                    plans.append(doc[0])
+                    plans.append({"sql": c.sql, "params": named(self._names.get(c.sql), row), "explain": doc[0]})
                     work.add(doc[0])
         notes = ["each statement ran again under EXPLAIN (ANALYZE, BUFFERS) in a transaction that was rolled back",
                  "examined: the scan nodes' actual rows x loops plus rows removed by filter or recheck"
                  + (f", plus {work.trigger_calls} foreign-key trigger calls (one row read each)"
                     if work.trigger_calls else "")]
         trips = len(calls) + (2 if write else 0)
-        if write:
+        if write and self.settings.pipeline:
+            trips = 1
+            notes.append("round trips: BEGIN, the statements and COMMIT in one pipeline (MMBENCH_POSTGRES_PIPELINE)")
+        elif write:
             notes.append("round trips: the statements plus BEGIN and COMMIT (an executemany is one pipeline)")
         return {"plan": plans, "summary": work.summary, "examined": work.examined, "examined_reason": "",
                 "cost": {"shared_hit": work.shared_hit, "shared_read": work.shared_read},

@@ -6,8 +6,8 @@ engine's plan read back as counts.
   (text with its placeholders, bound parameters), with the rows it returned.
 - PostgreSQL: each recorded statement is run again under `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`
   (in a transaction that is rolled back). `examined` sums the scan nodes' actual rows x loops
-  plus rows removed by filter or index recheck, and the calls of foreign-key triggers (each
-  reads one row); `cost` is the shared buffers hit / read; `server_us` the Execution Time.
+  plus rows removed by filter or index recheck (function scans count the array elements they
+  unnest), and the calls of foreign-key triggers (each reads one row); `cost` is the shared buffers hit / read; `server_us` the Execution Time.
 - SQLite: `EXPLAIN QUERY PLAN` per statement, and SQLite's own statement counters (the
   `sqlite_stmt` virtual table: full-scan steps, VM steps, sorts, automatic indexes) as `cost`.
   SQLite counts no rows per loop, so `examined` is derived from the plan and real counts (see
@@ -89,7 +89,9 @@ def named(names: Sequence[str] | None, row: Sequence[Any]) -> Any:
 # -- PostgreSQL
 
 PG_SCANS = frozenset({"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Tid Scan",
-                      "Tid Range Scan", "Sample Scan"})
+                      "Tid Range Scan", "Sample Scan", "Function Scan"})
+"""Nodes that read records: relation scans, and function scans (the elements `jsonb_array_elements`
+unnests from a document, e.g. its embedded diagnoses)."""
 
 
 @dataclass

@@ -42,11 +42,17 @@ def _c_text(length: int | None = None) -> String:
     return base.with_variant(String(length, collation="C"), "postgresql")
 
 
+def _key() -> BigInteger:
+    """A 64-bit integer primary key; on SQLite `INTEGER PRIMARY KEY`, the rowid itself (a lookup by
+    key reads the table's own B-tree, no separate index)."""
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
 metadata = MetaData()
 
 patients = Table(
     "patients", metadata,
-    Column("patient_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("patient_id", _key(), primary_key=True, autoincrement=False),
     Column("name", Text, nullable=False),
     Column("age", Integer, nullable=False),
     Column("sex", String(1), nullable=False),
@@ -55,7 +61,7 @@ patients = Table(
 
 diagnoses = Table(
     "diagnoses", metadata,
-    Column("diagnosis_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("diagnosis_id", _key(), primary_key=True, autoincrement=False),
     Column("patient_id", BigInteger, ForeignKey("patients.patient_id"), nullable=False),
     Column("code", _c_text(16), nullable=False),
     Column("diagnosed_on", Date, nullable=False),
@@ -65,7 +71,7 @@ diagnoses = Table(
 
 lab_results = Table(
     "lab_results", metadata,
-    Column("result_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("result_id", _key(), primary_key=True, autoincrement=False),
     Column("patient_id", BigInteger, ForeignKey("patients.patient_id"), nullable=False),
     Column("test_name", Text, nullable=False),
     Column("value", Double, nullable=False),

@@ -52,19 +52,23 @@ class PostgresSettings(BaseSettings):
     Every driver call is bounded: `connect_timeout` (s) for connecting; `statement_timeout_ms`
     (a server setting) for one statement, loads included (each COPY batch and each index build is
     a statement); `tcp_user_timeout_ms` and TCP keepalives (probes after 5 s idle, every 2 s, 3
-    lost probes) drop a connection whose server stopped answering, so a read never hangs.
+    lost probes) drop a connection whose network path died, and the client waits for any answer
+    at most the statement timeout plus 2 s (a server that stopped answering while TCP still
+    acknowledges: see `engine.BoundedConnection`), so no call hangs.
 
     The client path (#21), recorded in `EngineInfo.options`: `prepare_threshold` (psycopg: a
     statement is prepared on the server after this many executions; 0 = at once, -1 = never),
-    `binary` (results in PostgreSQL's binary format instead of text)."""
+    `binary` (results in PostgreSQL's binary format instead of text), `pipeline` (a write's BEGIN,
+    statements and COMMIT go out in one pipeline: one round trip instead of one per statement)."""
 
     model_config = SettingsConfigDict(env_prefix="MMBENCH_POSTGRES_")
     url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/mmbench"
     connect_timeout: Annotated[int, Field(ge=1, le=600)] = 5
-    statement_timeout_ms: Annotated[int, Field(ge=0, le=86_400_000)] = 300_000
+    statement_timeout_ms: Annotated[int, Field(ge=1, le=86_400_000)] = 300_000
     tcp_user_timeout_ms: Annotated[int, Field(ge=0, le=3_600_000)] = 30_000
     prepare_threshold: Annotated[int, Field(ge=-1, le=1_000_000)] = 5
     binary: bool = False
+    pipeline: bool = False
 
 
 def read_settings(cls: type[BaseSettings], backend: str, prefix: str) -> Any:

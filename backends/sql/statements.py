@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, distinct, func, select
+from sqlalchemy import Table, and_, bindparam, distinct, func, select
 from sqlalchemy.engine import Dialect
 
 from backends.sql.schema import (
@@ -46,6 +46,15 @@ def compile_stmt(construct: Any, names: tuple[str, ...], dialect: Dialect, schem
 
 def compile_all(spec: dict[str, tuple[Any, tuple[str, ...]]], dialect: Dialect, schema: str | None) -> SimpleNamespace:
     return SimpleNamespace(**{name: compile_stmt(c, names, dialect, schema) for name, (c, names) in spec.items()})
+
+
+def holdings_spec(table: Table) -> dict[str, tuple[Any, tuple[str, ...]]]:
+    """What the backend holds: the statements on a design's holdings table (one row)."""
+    return {
+        "holdings": (select(table.c.holdings, table.c.writes_since), ()),
+        "insert_holdings": (table.insert(), ("id", "holdings", "writes_since")),
+        "record_writes": (table.update().values(writes_since=table.c.writes_since + bindparam("n")), ("n",)),
+    }
 
 
 PATIENT_COLS = (patients.c.patient_id, patients.c.name, patients.c.age, patients.c.sex)
@@ -111,8 +120,5 @@ SPEC: dict[str, tuple[Any, tuple[str, ...]]] = {
         ("code", "code2")),
     # writes (one row per execution; a batch is an executemany)
     **{f"insert_{kind}": (table.insert(), FIELDS[kind]) for kind, table in TABLES.items()},
-    # what the backend holds
-    "holdings": (select(holdings.c.holdings, holdings.c.writes_since), ()),
-    "insert_holdings": (holdings.insert(), ("id", "holdings", "writes_since")),
-    "record_writes": (holdings.update().values(writes_since=holdings.c.writes_since + bindparam("n")), ("n",)),
+    **holdings_spec(holdings),
 }
