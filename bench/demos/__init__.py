@@ -11,7 +11,9 @@ import importlib
 from bench.demos.base import Context, Demo, DemoResult
 from models.errors import UsageError
 
-DEMOS: dict[str, str] = {}
+DEMOS: dict[str, str] = {
+    "index": "index",
+}
 """Demo name -> module under bench/demos/ (filled as demos are added)."""
 
 

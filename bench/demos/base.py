@@ -188,5 +188,5 @@ def compared(a: str, b: str, r: dict[str, Any]) -> str:
     return f"this run could not tell {a} and {b} apart (p50 ratio {r['value']:.2f}, 95% interval {r['lo']:.2f}–{r['hi']:.2f})"
 
 
-def fmt_count(n: int | float | None) -> str:
+def fmt_count(n: float | None) -> str:
     return "?" if n is None else f"{n:,.0f}"

@@ -1,0 +1,226 @@
+"""What the trade-off demos share beyond `base.py`: opening what answers, loading only when the
+namespace does not already hold the data, measuring within a time budget, writes with fresh
+parameters, and plots.
+
+Time budget. A demo measures many alternatives, some answering in microseconds and some in
+tens of milliseconds; a fixed number of operations would make it either noisy or slow. Each
+alternative is first called a few times untimed (`PILOT` calls), and gets as many operations
+per round as fit `budget_s / ROUNDS` at that pace, between `MIN_OPS` and the context's `ops`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from backends import REGISTRY, Backend, registration
+from backends.base import Explanation, NotLoaded
+from bench.demos.base import ROUNDS, Context, Measured
+from bench.stats import Latencies
+from bench.timing import time_calls
+from bench.uncertainty import Buckets, estimate, interval, replicates, rng_for
+from models.catalog import CATALOG, Q
+from models.dataset import Dataset, EntityKind
+from models.errors import MMBenchError, UsageError, first_line
+from models.sampling import SampleSource
+
+BUDGET_S = 2.0   # seconds of timed calls per alternative (all rounds), at most
+MIN_OPS = 10     # operations per round, at least (unless the context asks for fewer)
+PILOT = 3        # untimed calls that estimate an alternative's pace
+
+
+# ---------------------------------------------------------------- backends and data
+
+def try_open(ctx: Context, name: str, settings: Any = None) -> tuple[Backend | None, str | None]:
+    """Backend `name` in the demo's namespace, or None and one line saying why it did not answer."""
+    if name not in REGISTRY:
+        return None, f"{name} is not registered in this installation"
+    try:
+        return ctx.open(name, settings), None
+    except (MMBenchError, OSError) as exc:
+        return None, first_line(exc)
+    except TypeError as exc:  # a backend class that does not implement the whole interface yet
+        return None, f"its backend class cannot be used yet ({first_line(exc)})"
+
+
+def choose(ctx: Context, offered: tuple[str, ...]) -> tuple[str, ...]:
+    """The backends to run: all `offered`, or the one `--backend` names (which must be offered)."""
+    if ctx.backend_override is None:
+        return offered
+    name = registration(ctx.backend_override).name
+    if name not in offered:
+        raise UsageError(f"demo {ctx.demo} runs on {', '.join(offered)}; --backend {name} is not one of them")
+    return (name,)
+
+
+def no_choice(ctx: Context, offered: tuple[str, ...]) -> None:
+    """Demos that compare fixed backends refuse `--backend`."""
+    if ctx.backend_override is not None:
+        raise UsageError(f"demo {ctx.demo} compares {', '.join(offered)} with each other: it takes no --backend")
+
+
+def describe(data: Dataset) -> str:
+    d = data.describe()
+    return str(d.get("name")) + (f" scale {d['scale']}" if d.get("scale") else "")
+
+
+def ensure_loaded(ctx: Context, backend: Backend, data: Dataset) -> str:
+    """Load `data` unless the namespace already holds exactly it (same name, scale and seed, no
+    writes since): a second run of a demo, or a notebook after the command, skips the load.
+    Returns what happened, for the demo's notes."""
+    d = data.describe()
+    with ctx.namespaced():
+        try:
+            held = backend.holdings()
+        except NotLoaded:
+            held = None
+    if (held is not None and held.dataset == d.get("name") and held.scale == d.get("scale")
+            and held.seed == d.get("seed") and held.writes_since == 0):
+        ctx.say(f"{backend.name}: already holds {describe(data)} (namespace {ctx.namespace}): not reloaded")
+        return f"{backend.name}: reused the {describe(data)} data already loaded in namespace {ctx.namespace}"
+    ctx.load(backend, data)
+    return f"{backend.name}: loaded {describe(data)} into namespace {ctx.namespace}"
+
+
+class Only(Dataset):
+    """The entity kinds a demo needs of a data set (the others empty), under a name of its own so
+    that its holdings are never mistaken for the whole data set."""
+
+    valid_by_construction = True
+
+    def __init__(self, base: Dataset, kinds: tuple[EntityKind, ...], tag: str) -> None:
+        self.base, self.kinds = base, kinds
+        self.name = f"{base.name}-{tag}"
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.base.describe(), "name": self.name, "kinds": list(self.kinds)}
+
+    def _kind(self, kind: EntityKind) -> Iterator[Any]:
+        return self.base.stream(kind) if kind in self.kinds else iter(())
+
+    def patients(self) -> Iterator[Any]:
+        return self._kind("patients")
+
+    def diagnoses(self) -> Iterator[Any]:
+        return self._kind("diagnoses")
+
+    def lab_results(self) -> Iterator[Any]:
+        return self._kind("lab_results")
+
+    def variants(self) -> Iterator[Any]:
+        return self._kind("variants")
+
+
+def draw(data: Dataset | SampleSource, query: Q, n: int, seed: int, start: int = 0) -> list[dict[str, Any]]:
+    """`n` parameter sets for `query`, drawn as a benchmark draws them (deterministic); writes get
+    fresh ids from their op index (`start`, `start + 1`, ...)."""
+    source = data if isinstance(data, SampleSource) else SampleSource.from_dataset(data, seed=seed)
+    rng = random.Random(f"{seed}-{query}")
+    return [CATALOG[query].sample(source, rng, start + i) for i in range(n)]
+
+
+# ---------------------------------------------------------------- measuring
+
+def ops_for(ctx: Context, call: Callable[..., Any], params: list[dict[str, Any]], budget_s: float | None = None) -> int:
+    """Operations per round that fit the budget at the pace of a few untimed calls."""
+    pilot = [(call, params[i % len(params)]) for i in range(PILOT)]
+    per_call_s = max(min(time_calls(pilot)) / 1e9, 1e-6)
+    fit = int((budget_s or BUDGET_S) / ROUNDS / per_call_s)
+    return max(min(MIN_OPS, ctx.ops), min(ctx.ops, fit))
+
+
+def measure(ctx: Context, label: str, backend: Backend, q: Q, params: list[dict[str, Any]], /, *,
+            explain: dict[str, Any] | None = None, budget_s: float | None = None, **extra: Any) -> Measured:
+    """Query `q` on `backend` over `params` (cycled), timed within the budget; the work of
+    `explain` (default: the first parameters) from the backend's explanation. `extra` goes into
+    the table row."""
+    call = getattr(backend, q.value)
+    with ctx.namespaced():
+        ops = ops_for(ctx, call, params, budget_s)
+        m = ctx.measure(label, backend, call, params, explain=(q, explain if explain is not None else params[0]),
+                        ops=ops)
+        backend.take_cost()
+    m.cost = {k: v for k, v in m.cost.items() if v}
+    m.extra.update(extra)
+    return m
+
+
+def measure_writes(ctx: Context, label: str, backend: Backend, q: Q, draw_params: Callable[[int], dict[str, Any]],
+                   /, *, explain: dict[str, Any], budget_s: float | None = None,
+                   **extra: Any) -> tuple[Measured, Explanation]:
+    """A write timed like a read, but every call with parameters of its own (`draw_params(i)`:
+    fresh ids, so no call repeats another's insert); the engine-reported cost per write
+    (`take_cost`, e.g. DynamoDB's write units) goes into `cost` as `<unit>_per_write`. Also
+    returns the explanation of one more write with `explain` (undone by the backend)."""
+    call = getattr(backend, q.value)
+    counter = iter(range(10**9))
+
+    def calls(n: int) -> list[tuple[Callable[..., Any], dict[str, Any]]]:
+        return [(call, draw_params(next(counter))) for _ in range(n)]
+
+    with ctx.namespaced():
+        per_call_s = max(min(time_calls(calls(PILOT))) / 1e9, 1e-6)
+        ops = max(min(MIN_OPS, ctx.ops), min(ctx.ops, int((budget_s or BUDGET_S) / ROUNDS / per_call_s)))
+        time_calls(calls(min(10, ops)))
+        backend.take_cost()
+        rounds = [Latencies.from_ns(time_calls(calls(ops))) for _ in range(ROUNDS)]
+        spent = backend.take_cost()
+        explanation = backend.explain(q, explain)
+    buckets = [Buckets.of(r.hist) for r in rounds]
+    lo, hi = interval(replicates(buckets, 50, rng_for(label, backend.name)))
+    m = Measured(label, backend.name, estimate(buckets, 50), lo, hi, estimate(buckets, 99),
+                 sum(r.count for r in rounds), _rounds=buckets)
+    Context.add_work(m, explanation)
+    m.cost = {**{k: v for k, v in m.cost.items() if v}, **_per_op(spent, m.ops)}
+    m.extra.update(extra)
+    with ctx.namespaced():
+        backend.record_writes(m.ops + PILOT + min(10, ops))
+    return m, explanation
+
+
+def _per_op(cost: dict[str, float], ops: int) -> dict[str, float]:
+    if not cost or not ops:
+        return {}
+    return {f"{unit}_per_write": round(value / ops, 3) for unit, value in cost.items()}
+
+
+# ---------------------------------------------------------------- output
+
+def load_average() -> list[float] | None:
+    with contextlib.suppress(OSError, AttributeError):
+        return [round(x, 2) for x in os.getloadavg()]
+    return None
+
+
+def save(ctx: Context, fig: Any, name: str) -> str | None:
+    """Write `fig` to the demo's plot path (PNG); its path, or None when the demo has no output folder."""
+    import matplotlib.pyplot as plt
+
+    path: Path | None = ctx.plot_path(name)
+    if path is None:
+        plt.close(fig)
+        return None
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)
+    return str(path)
+
+
+def emulator_notes(ctx: Context, backend: Backend) -> list[str]:
+    """For an emulator: that it is one, and what it does differently (its own words)."""
+    info = backend.engine_info()
+    if not info.emulator:
+        return []
+    return [f"{backend.name} runs on {info.product} {info.version}, an emulator: {d}" for d in info.differences] or [
+        f"{backend.name} runs on {info.product} {info.version}, an emulator: its timings are not the real engine's"]
+
+
+def human_us(us: float) -> str:
+    if us >= 1e6:
+        return f"{us / 1e6:.3g} s"
+    if us >= 1e3:
+        return f"{us / 1e3:.3g} ms"
+    return f"{us:.3g} µs"
