@@ -13,6 +13,8 @@ from models.errors import UsageError
 
 DEMOS: dict[str, str] = {
     "index": "index",
+    "embed-vs-reference": "embed_vs_reference",
+    "documents-in-postgres": "documents_in_postgres",
 }
 """Demo name -> module under bench/demos/ (filled as demos are added)."""
 

@@ -14,6 +14,7 @@ import contextlib
 import os
 import random
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,19 +135,36 @@ def ops_for(ctx: Context, call: Callable[..., Any], params: list[dict[str, Any]]
 
 
 def measure(ctx: Context, label: str, backend: Backend, q: Q, params: list[dict[str, Any]], /, *,
-            explain: dict[str, Any] | None = None, budget_s: float | None = None, **extra: Any) -> Measured:
-    """Query `q` on `backend` over `params` (cycled), timed within the budget; the work of
-    `explain` (default: the first parameters) from the backend's explanation. `extra` goes into
-    the table row."""
+            explain_n: int = 1, budget_s: float | None = None, **extra: Any) -> Measured:
+    """Query `q` on `backend` over `params` (cycled), timed within the budget. The work comes from
+    the backend's explanations of the first `explain_n` parameter sets: with more than one,
+    examined and returned are their means (rounded), and the cost counters too. `extra` goes
+    into the table row; the first explanation is kept as `m.explanation` (not in the row)."""
     call = getattr(backend, q.value)
     with ctx.namespaced():
         ops = ops_for(ctx, call, params, budget_s)
-        m = ctx.measure(label, backend, call, params, explain=(q, explain if explain is not None else params[0]),
-                        ops=ops)
+        m = ctx.measure(label, backend, call, params, ops=ops)
+        explained = [backend.explain(q, p) for p in params[:max(1, explain_n)]]
         backend.take_cost()
-    m.cost = {k: v for k, v in m.cost.items() if v}
+    add_work(m, explained)
     m.extra.update(extra)
     return m
+
+
+def add_work(m: Measured, explained: list[Explanation]) -> None:
+    """The work of one or more explanations of the same question into `m` (means over several)."""
+    Context.add_work(m, explained[0])
+    m.explanation = explained[0]  # type: ignore[attr-defined]
+    m.extra["round_trips"] = explained[0].work.round_trips
+    m.extra["statements"] = len(explained[0].statements)
+    if len(explained) > 1:
+        for name in ("examined", "returned"):
+            values = [getattr(e.work, name) for e in explained]
+            setattr(m, name, None if None in values else round(sum(values) / len(values)))
+        units = {k for e in explained for k in e.work.cost}
+        m.cost = {k: round(sum(e.work.cost.get(k, 0) for e in explained) / len(explained), 1) for k in units}
+        m.extra["explained"] = len(explained)
+    m.cost = {k: v for k, v in m.cost.items() if v}
 
 
 def measure_writes(ctx: Context, label: str, backend: Backend, q: Q, draw_params: Callable[[int], dict[str, Any]],
@@ -174,8 +192,8 @@ def measure_writes(ctx: Context, label: str, backend: Backend, q: Q, draw_params
     lo, hi = interval(replicates(buckets, 50, rng_for(label, backend.name)))
     m = Measured(label, backend.name, estimate(buckets, 50), lo, hi, estimate(buckets, 99),
                  sum(r.count for r in rounds), _rounds=buckets)
-    Context.add_work(m, explanation)
-    m.cost = {**{k: v for k, v in m.cost.items() if v}, **_per_op(spent, m.ops)}
+    add_work(m, [explanation])
+    m.cost = {**m.cost, **_per_op(spent, m.ops)}
     m.extra.update(extra)
     with ctx.namespaced():
         backend.record_writes(m.ops + PILOT + min(10, ops))
@@ -209,13 +227,14 @@ def save(ctx: Context, fig: Any, name: str) -> str | None:
     return str(path)
 
 
-def emulator_notes(ctx: Context, backend: Backend) -> list[str]:
-    """For an emulator: that it is one, and what it does differently (its own words)."""
+def emulator_notes(ctx: Context, backend: Backend, also: tuple[str, ...] = ()) -> list[str]:
+    """For an emulator: that it is one, and what it does differently (in its backend's own words)."""
     info = backend.engine_info()
     if not info.emulator:
         return []
-    return [f"{backend.name} runs on {info.product} {info.version}, an emulator: {d}" for d in info.differences] or [
-        f"{backend.name} runs on {info.product} {info.version}, an emulator: its timings are not the real engine's"]
+    who = ", ".join((backend.name, *also))
+    return [f"{who}: {info.product} {info.version} is an emulator; what it does differently from the real engine:",
+            *(f"  - {d}" for d in info.differences)]
 
 
 def human_us(us: float) -> str:
@@ -224,3 +243,59 @@ def human_us(us: float) -> str:
     if us >= 1e3:
         return f"{us / 1e3:.3g} ms"
     return f"{us:.3g} µs"
+
+
+# ---------------------------------------------------------------- several backends on the same questions
+
+@dataclass
+class Question:
+    """One row group of a design comparison: a label, the query and its parameter sets."""
+
+    label: str
+    query: Q
+    params: list[dict[str, Any]]
+
+
+def compare_on(ctx: Context, backends: dict[str, Backend], questions: list[Question], *,
+               explain_n: int = 1) -> dict[tuple[str, str], Measured]:
+    """Every backend on every question, the same parameters for all; the order of the backends
+    alternates from one question to the next, so slow drift of a busy machine does not always
+    fall on the same one. Keyed by (backend, question label)."""
+    out: dict[tuple[str, str], Measured] = {}
+    names = list(backends)
+    for i, question in enumerate(questions):
+        for name in names if i % 2 == 0 else names[::-1]:
+            ctx.say(f"{name}: {question.label}")
+            out[(name, question.label)] = measure(ctx, question.label, backends[name], question.query,
+                                                  question.params, explain_n=explain_n, question=question.label)
+    return out
+
+
+def bars(ctx: Context, title: str, questions: list[Question], names: list[str],
+         measured: dict[tuple[str, str], Measured], labels: dict[str, str] | None = None) -> str | None:
+    """Grouped bars of p50 (with its 95% interval) per question, one bar per backend; log scale."""
+    from bench.report import _log_axis, _pyplot, fmt_tick_us
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(5.0, 2.2 * len(questions) + 1.5), 3.6))
+    width = 0.8 / max(1, len(names))
+    colours = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#d62728")
+    for j, name in enumerate(names):
+        xs, ys, lo, hi = [], [], [], []
+        for i, q in enumerate(questions):
+            m = measured.get((name, q.label))
+            if m is None:
+                continue
+            xs.append(i + (j - (len(names) - 1) / 2) * width)
+            ys.append(m.p50_us)
+            lo.append(max(0.0, m.p50_us - m.p50_lo_us))
+            hi.append(max(0.0, m.p50_hi_us - m.p50_us))
+        ax.bar(xs, ys, width=width * 0.95, yerr=[lo, hi], capsize=2, color=colours[j % len(colours)],
+               label=(labels or {}).get(name, name))
+    ax.set_xticks(range(len(questions)), [q.label for q in questions], fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("p50 latency (95% interval)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, frameon=False)
+    _log_axis(ax.yaxis, fmt_tick_us)
+    return save(ctx, fig, "latency")
