@@ -45,7 +45,9 @@ def try_open(ctx: Context, name: str, settings: Any = None) -> tuple[Backend | N
     except (MMBenchError, OSError) as exc:
         return None, first_line(exc)
     except TypeError as exc:  # a backend class that does not implement the whole interface yet
-        return None, f"its backend class cannot be used yet ({first_line(exc)})"
+        missing = str(exc).partition("abstract method")[2].lstrip("s ").strip()
+        return None, (f"its backend does not implement {missing} yet" if missing
+                      else f"its backend cannot be used yet ({first_line(exc)})")
 
 
 def choose(ctx: Context, offered: tuple[str, ...]) -> tuple[str, ...]:
@@ -151,9 +153,23 @@ def measure(ctx: Context, label: str, backend: Backend, q: Q, params: list[dict[
     return m
 
 
+def short_plan(summary: list[str]) -> str | None:
+    """A plan summary for a table cell: its operators in order, without Neo4j's details and counts
+    (`NodeUniqueIndexSeek → Expand(All) → ...`); SQL plans as they are (their lines are short)."""
+    steps = []
+    for line in summary:
+        step = line.strip()
+        if " (rows " in step and "db hits" in step:  # Neo4j PROFILE: "Expand(All) (c)<--(p) (rows 3, db hits 4)"
+            step = step.split()[0]
+        if not steps or steps[-1] != step:
+            steps.append(step)
+    return " → ".join(steps) or None
+
+
 def add_work(m: Measured, explained: list[Explanation]) -> None:
     """The work of one or more explanations of the same question into `m` (means over several)."""
     Context.add_work(m, explained[0])
+    m.plan = short_plan(explained[0].plan_summary)
     m.explanation = explained[0]  # type: ignore[attr-defined]
     m.extra["round_trips"] = explained[0].work.round_trips
     m.extra["statements"] = len(explained[0].statements)

@@ -197,8 +197,11 @@ class IndexDemo(Demo):
                          "execution is planned for its own threshold: the plan shown is the plan timed")
         takeaway = " ".join(_finding(name, case, found[(name, case.query)], len(values[case.table]))
                             for name in ran for case in CASES)
-        takeaway += (" An index turns 'read every row and test it' into 'find the matching rows': it pays while the "
-                     "matching rows are few, and costs a lookup per row once they are many.")
+        crossed = [(n, c) for n in ran for c in CASES if _crossover(found[(n, c.query)])["stopped_winning_at"]]
+        if crossed:
+            takeaway += (f" So in this run the index paid while the matching rows were few and stopped paying as they "
+                         f"grew ({', '.join(f'{n} {c.query.value}' for n, c in crossed)}): it reads only the matching "
+                         "rows, but one lookup each, where the scan reads the whole table in order.")
         plot = _plot(ctx, scale, ran, found)
         out = {"scale": scale, "seed": ctx.seed, "table_rows": {k: len(v) for k, v in values.items()},
                "plans": {n: {c.query.value: [{"threshold": p.threshold, "selected_rows": p.selected,
