@@ -20,7 +20,7 @@ from typing import Any
 
 from backends import REGISTRY, Backend, registration
 from backends.base import Explanation, NotLoaded
-from bench.demos.base import ROUNDS, Context, Measured
+from bench.demos.base import ROUNDS, Context, DemoResult, Measured
 from bench.stats import Latencies
 from bench.timing import time_calls
 from bench.uncertainty import Buckets, estimate, interval, replicates, rng_for
@@ -315,3 +315,62 @@ def bars(ctx: Context, title: str, questions: list[Question], names: list[str],
     ax.legend(fontsize=7, frameon=False)
     _log_axis(ax.yaxis, fmt_tick_us)
     return save(ctx, fig, "latency")
+
+
+# ---------------------------------------------------------------- running a demo in-process (notebooks, tests)
+
+SHORT = {"index": "ix", "embed-vs-reference": "evr", "join-vs-traversal": "jvt", "write-amplification": "wa",
+         "documents-in-postgres": "dip"}
+
+
+def prefixed_namespace(demo: str, prefix: str) -> str:
+    """The namespace of `demo` under `prefix` (`test_ix`): tests and notebooks keep their data apart."""
+    return f"{prefix}_{SHORT.get(demo, demo.replace('-', '_'))}"[:24]
+
+
+def run_demo(name: str, *, scale: int | None = None, ops: int = 50, out_dir: Path | None = None, seed: int = 42,
+             backend: str | None = None, prefix: str | None = None, say: Callable[[str], None] = lambda _: None,
+             ) -> DemoResult:
+    """Run demo `name` as `mmbench demo NAME` does, in this process: `ops` operations per round at
+    most (the command uses 200), plots into `out_dir`, in the demo's own namespace (or, with
+    `prefix`, in `<prefix>_<short name>`)."""
+    from bench.demos import get_demo
+
+    demo = get_demo(name)
+    ctx = Context(demo.name, backend=backend, scale=scale, seed=seed, out_dir=out_dir, ops=ops, say=say)
+    if prefix:
+        ctx.namespace = prefixed_namespace(demo.name, prefix)
+    try:
+        result = demo.run(ctx)
+    finally:
+        ctx.close()
+    result.engines = {**ctx.engines, **result.engines}
+    return result
+
+
+def result_html(result: DemoResult, columns: list[str] | None = None) -> str:
+    """A demo's table, notes and takeaway as HTML (for a notebook)."""
+    import html
+
+    cols = columns or result.columns
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:,.1f}" if v >= 10 else f"{v:.3g}"
+        if isinstance(v, int):
+            return f"{v:,}"
+        if isinstance(v, dict):
+            return ", ".join(f"{k} {cell(x)}" for k, x in v.items()) or "-"
+        return str(v)
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell(r.get(c)))}</td>" for c in cols) + "</tr>"
+                   for r in result.rows)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+    engines = ", ".join(f"{k}: {v}" for k, v in result.engines.items())
+    return (f"<p><b>{html.escape(result.name)}</b>: {html.escape(result.question)}</p>"
+            f"<table><tr>{head}</tr>{body}</table><p><small>{html.escape(engines)}</small></p>"
+            + (f"<details><summary>notes</summary><ul>{notes}</ul></details>" if notes else "")
+            + f"<p><b>Takeaway:</b> {html.escape(result.takeaway)}</p>")

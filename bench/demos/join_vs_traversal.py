@@ -21,7 +21,7 @@ from dataclasses import asdict
 from typing import Any, ClassVar
 
 from backends import registration
-from bench.demos.base import Context, Demo, DemoResult, Measured, compared
+from bench.demos.base import Context, Demo, DemoResult, Measured, compared, fmt_count
 from bench.demos.common import (
     Only,
     Question,
@@ -173,6 +173,8 @@ def _takeaway(scales: list[int], sql: str, graph: str, points: dict[tuple[str, s
 
 def _plot(ctx: Context, scales: list[int], names: list[str], sides: dict[str, str],
           points: dict[tuple[str, str], list[Measured]], fits: dict[str, dict[str, dict[str, Any]]]) -> str | None:
+    from matplotlib.ticker import NullFormatter
+
     from bench.report import _log_axis, _pyplot, fmt_tick_us
 
     plt = _pyplot()
@@ -196,11 +198,11 @@ def _plot(ctx: Context, scales: list[int], names: list[str], sides: dict[str, st
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xticks(scales, [str(s) for s in scales])
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("scale (× 1,000 patients)")
             ax.set_title(f"{q.value}: {'p50 latency' if metric == 'p50_us' else 'work per question'}", fontsize=9)
             ax.legend(fontsize=7, frameon=False)
-            if metric == "p50_us":
-                _log_axis(ax.yaxis, fmt_tick_us)
+            _log_axis(ax.yaxis, fmt_tick_us if metric == "p50_us" else fmt_count)
     fig.suptitle("join (SQL) vs traversal (graph), cost ∝ scale^k", fontsize=10)
     return save(ctx, fig, "growth")
 

@@ -293,7 +293,7 @@ class WriteAmplification(Demo):
         notes.append("index entries: counted for inserts into SQL tables and MongoDB collections, from the indexes "
                      "their design declares (primary key and _id included); not for updates (they change only the "
                      "entries of the fields they change), nor for Neo4j, DynamoDB or Cassandra, whose explanations do "
-                     "not show them (DynamoDB's write units include its GSIs' writes)")
+                     "not show them (DynamoDB's write units, where the engine reports them, are in the cost column)")
         if not results:
             return DemoResult(self.name, self.question, COLUMNS, [], "No backend answered: nothing was measured.",
                               notes=notes, data={"skipped": skipped})
