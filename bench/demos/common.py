@@ -5,7 +5,7 @@ parameters, and plots.
 Time budget. A demo measures many alternatives, some answering in microseconds and some in
 tens of milliseconds; a fixed number of operations would make it either noisy or slow. Each
 alternative is first called a few times untimed (`PILOT` calls), and gets as many operations
-per round as fit `budget_s / ROUNDS` at that pace, between `MIN_OPS` and the context's `ops`.
+per round as fit `budget_s / ROUNDS` at their median pace, between `MIN_OPS` and the context's `ops`.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def draw(data: Dataset | SampleSource, query: Q, n: int, seed: int, start: int =
 def ops_for(ctx: Context, call: Callable[..., Any], params: list[dict[str, Any]], budget_s: float | None = None) -> int:
     """Operations per round that fit the budget at the pace of a few untimed calls."""
     pilot = [(call, params[i % len(params)]) for i in range(PILOT)]
-    per_call_s = max(min(time_calls(pilot)) / 1e9, 1e-6)
+    per_call_s = max(sorted(time_calls(pilot))[PILOT // 2] / 1e9, 1e-6)
     fit = int((budget_s or BUDGET_S) / ROUNDS / per_call_s)
     return max(min(MIN_OPS, ctx.ops), min(ctx.ops, fit))
 
@@ -197,7 +197,7 @@ def measure_writes(ctx: Context, label: str, backend: Backend, q: Q, draw_params
         return [(call, draw_params(next(counter))) for _ in range(n)]
 
     with ctx.namespaced():
-        per_call_s = max(min(time_calls(calls(PILOT))) / 1e9, 1e-6)
+        per_call_s = max(sorted(time_calls(calls(PILOT)))[PILOT // 2] / 1e9, 1e-6)
         ops = max(min(MIN_OPS, ctx.ops), min(ctx.ops, int((budget_s or BUDGET_S) / ROUNDS / per_call_s)))
         time_calls(calls(min(10, ops)))
         backend.take_cost()

@@ -120,8 +120,8 @@ def _takeaway(questions: list[Question], measured: dict[tuple[str, str], Measure
     for q in questions:
         emb, ref = measured[(EMBEDDED, q.label)], measured[(REFERENCED, q.label)]
         r = ref.versus(emb)
-        sentence = (f"For {q.label}, {compared('the referenced design', 'the embedded one', r)} "
-                    f"({human_us(ref.p50_us)} vs {human_us(emb.p50_us)} p50); the embedded design sent "
+        sentence = (f"For {q.label} (referenced {human_us(ref.p50_us)}, embedded {human_us(emb.p50_us)} p50), "
+                    f"{compared('the referenced design', 'the embedded one', r)}; the embedded design sent "
                     f"{commands(emb)}, the referenced one {commands(ref)}")
         if not emulator and emb.examined is not None and ref.examined is not None:
             sentence += (f", and MongoDB examined {fmt_count(emb.examined)} vs {fmt_count(ref.examined)} "
@@ -129,6 +129,7 @@ def _takeaway(questions: list[Question], measured: dict[tuple[str, str], Measure
         parts.append(sentence + ".")
     if emulator:
         said = " ".join(info.differences[:2])
+        said = said[:1].lower() + said[1:]
         parts.append(f"These are the emulator's numbers, not MongoDB's: {said} So they show how this emulator runs "
                      "the two designs and say nothing about how MongoDB itself would compare them; to measure that, "
                      "point MMBENCH_MONGODB_URL at a real MongoDB and run the demo again.")

@@ -47,6 +47,7 @@ from bench.demos.common import (
     try_open,
 )
 from models.catalog import Q
+from models.errors import MMBenchError, first_line
 from models.generate import SyntheticDataset
 
 SELECTIVITIES: tuple[float, ...] = (0.001, 0.01, 0.05, 0.2, 0.5, 0.9)
@@ -151,13 +152,16 @@ class IndexDemo(Demo):
         found: dict[tuple[str, Q], list[Point]] = {}
         ran: list[str] = []
         for name in choose(ctx, self.backends):
-            settings = None
+            settings, why = None, None
             if name == "postgres":
                 from backends.sql.settings import PostgresSettings, read_settings
 
-                settings = read_settings(PostgresSettings, "postgres", "MMBENCH_POSTGRES_").model_copy(
-                    update={"prepare_threshold": -1})
-            backend, why = try_open(ctx, name, settings)
+                try:
+                    settings = read_settings(PostgresSettings, "postgres", "MMBENCH_POSTGRES_").model_copy(
+                        update={"prepare_threshold": -1})
+                except MMBenchError as exc:
+                    why = first_line(exc)
+            backend, why = (None, why) if why else try_open(ctx, name, settings)
             if backend is None:
                 notes.append(f"{name} skipped: {why}")
                 continue
@@ -269,6 +273,9 @@ def _finding(name: str, case: Case, series: list[Point], table_rows: int) -> str
             f"{times(first_win.ratio)} faster ({human_us(w.p50_us)} vs {human_us(o.p50_us)}{work})")
     if loss is None:
         return f"{head} {text}, and it still won at {pct(last.share)} ({times(last.ratio)})."
+    before = series[series.index(loss) - 1]
+    if before is not first_win:
+        text += f", still {times(before.ratio)} faster at {pct(before.share)}"
     if loss.index_used:
         text += (f"; it stopped winning at {pct(loss.share)} of rows selected, where "
                  f"{compared('the query with the index', 'without', loss.ratio)}.")
@@ -278,10 +285,16 @@ def _finding(name: str, case: Case, series: list[Point], table_rows: int) -> str
                  f"ratio the clocks showed there ({loss.ratio['value']:.2f}) is not the index's doing.")
     if last is not loss and last.index_used and last.ratio["verdict"] == "slower":
         text += f" At {pct(last.share)} the index was {times(last.ratio)} slower than the full scan."
+    unused = next((p for p in series if not p.index_used), None)
+    if unused is not None and loss.index_used:
+        text += (f" From {pct(unused.share)} of rows selected on, the planner chose {access(unused.with_index.plan)} "
+                 "itself, although the index existed.")
     return f"{head} {text}"
 
 
 def _plot(ctx: Context, scale: int, ran: list[str], found: dict[tuple[str, Q], list[Point]]) -> str | None:
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     from bench.report import _log_axis, _pyplot, fmt_tick_us
 
     plt = _pyplot()
@@ -306,7 +319,9 @@ def _plot(ctx: Context, scale: int, ran: list[str], found: dict[tuple[str, Q], l
                            label="index stopped winning")
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_xlabel(f"share of {case.table} selected (%)")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xlabel(f"share of {case.table} selected")
             ax.set_ylabel("p50 latency (95% interval)")
             ax.set_title(f"{name}: {case.query.value}", fontsize=9)
             ax.legend(fontsize=7, frameon=False)

@@ -153,8 +153,8 @@ def _takeaway(scales: list[int], sql: str, graph: str, points: dict[tuple[str, s
     parts = []
     for q in QUERIES:
         s, g = points[(sql, q.value)][-1], points[(graph, q.value)][-1]
-        text = (f"{q.value} at scale {top}: {compared(f'{graph} (traversal)', f'{sql} (join)', g.versus(s))} "
-                f"({human_us(g.p50_us)} vs {human_us(s.p50_us)} p50).")
+        text = (f"{q.value} at scale {top} ({graph} {human_us(g.p50_us)}, {sql} {human_us(s.p50_us)} p50): "
+                f"{compared(f'{graph} (traversal)', f'{sql} (join)', g.versus(s))}.")
         if len(scales) > 1:
             fs, fg = fits[sql][q.value], fits[graph][q.value]
             text += (f" Over scales {', '.join(map(str, scales))}: {sql} {growth(fs['p50_us'], 'p50')}, "

@@ -13,7 +13,8 @@ deleted): the statements it sent, how many of them write, and the records they w
   of inserts from the design's indexes (the emulator itself maintains only `_id`);
 - Neo4j: the rows through the writing operators of each statement's PROFILE plan (CREATE
   counts each node and relationship of its pattern; SET rewrites a node's properties; a MERGE
-  counts only when it did storage work, i.e. created its node);
+  counts only when it did storage work, i.e. created its node); `Label` are nodes, `[TYPE]`
+  relationships;
 - DynamoDB: items of PutItem / UpdateItem / DeleteItem / BatchWriteItem / TransactWriteItems,
   and the write units the engine reports (`wcu` per write, where it reports them);
 - Cassandra: rows of each INSERT / UPDATE / DELETE, also inside a BATCH.
@@ -48,14 +49,15 @@ from bench.demos.common import (
     try_open,
 )
 from models.catalog import CATALOG, Q
+from models.errors import first_line
 from models.generate import SyntheticDataset
 from models.sampling import SampleSource
 from models.seed import seed_dataset
 
 WRITES = (Q.ADD_DIAGNOSIS, Q.ADD_VARIANTS)
 EXPLAIN_OP = 900_000  # op index of the explained write's parameters: far from the timed ones
-COLUMNS = ["write", "backend", "p50_us", "p99_us", "statements", "writing", "records_written", "per_record",
-           "index_entries", "examined", "returned", "cost", "written"]
+COLUMNS = ["write", "backend", "p50_us", "p99_us", "writing", "records", "per_record", "index_entries", "examined",
+           "returned", "cost", "written"]
 
 
 @dataclass
@@ -76,9 +78,12 @@ class Written:
             self.inserted[target] = self.inserted.get(target, 0) + n
 
     def describe(self) -> str:
-        """`diagnoses 1 new`, `patients 1 rewritten`."""
-        return ", ".join(f"{t} {n} " + ("new" if self.inserted.get(t) == n else "rewritten" if not self.inserted.get(t)
-                                        else f"({self.inserted[t]} new)") for t, n in self.targets.items())
+        """`diagnoses +1` (inserted), `patients 1 rewritten` (updated), `x 3 (+1)` (both)."""
+        def one(target: str, n: int) -> str:
+            new = self.inserted.get(target, 0)
+            return f"{target} +{n}" if new == n else f"{target} {n} rewritten" if not new else f"{target} {n} (+{new})"
+
+        return ", ".join(one(t, n) for t, n in self.targets.items())
 
 
 # ---------------------------------------------------------------- counting writes from an explanation
@@ -195,13 +200,13 @@ def _cypher(w: Written, node: Mapping[str, Any]) -> None:
     if rows and op.startswith(_WRITE_OPERATORS):
         if op.startswith("Create"):
             for label in re.findall(r"\(\w*:(\w+)", details):
-                w.add(_scope_free(label) + " node", rows, True)
+                w.add(_scope_free(label), rows, True)
             for rel in re.findall(r"\[\w*:(\w+)", details):
-                w.add(_scope_free(rel) + " relationship", rows, True)
+                w.add(f"[{_scope_free(rel)}]", rows, True)
         elif op.startswith("Merge"):
             if int(node.get("dbHits", 0)) > 0:  # it created what it did not find
                 label = re.findall(r"\(\w*:(\w+)", details)
-                w.add(_scope_free(label[0]) + " node (merged)" if label else "merged", rows, True)
+                w.add(_scope_free(label[0]) if label else "merged", rows, True)
         else:
             w.add("node properties" if "Relationship" not in op else "relationship properties", rows, False)
     for child in node.get("children", ()) or ():
@@ -261,7 +266,7 @@ class WriteAmplification(Demo):
             try:
                 notes.append(ensure_loaded(ctx, backend, data))
             except Exception as exc:  # noqa: BLE001 - a backend that cannot load is skipped with its reason
-                skipped[name] = f"loading failed: {exc}"
+                skipped[name] = f"loading failed: {first_line(exc)}"
                 continue
             info = backend.engine_info()
             if info.emulator:
@@ -276,12 +281,12 @@ class WriteAmplification(Demo):
                     m, explanation = measure_writes(ctx, q.value, backend, q, rng_params,
                                                     explain=rng_params(EXPLAIN_OP), write=q.value)
                 except Exception as exc:  # noqa: BLE001 - say which write failed where, measure the others
-                    skipped[f"{name} {q.value}"] = str(exc).splitlines()[0]
+                    skipped[f"{name} {q.value}"] = first_line(exc)
                     continue
                 w = count_writes(explanation)
                 logical = len(rng_params(EXPLAIN_OP)["variants"]) if q is Q.ADD_VARIANTS else 1
                 entries = index_entries(w, indexes)
-                m.extra.update({"statements": w.statements, "writing": w.writing, "records_written": w.records,
+                m.extra.update({"statements": w.statements, "writing": f"{w.writing} of {w.statements}", "records": w.records,
                                 "per_record": round(w.records / logical, 2), "index_entries": entries,
                                 "written": w.describe(), "logical_records": logical, "undone": explanation.undone})
                 if w.unknown:
