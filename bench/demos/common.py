@@ -30,7 +30,7 @@ from models.errors import MMBenchError, UsageError, first_line
 from models.sampling import SampleSource
 
 BUDGET_S = 2.0   # seconds of timed calls per alternative (all rounds), at most
-MIN_OPS = 10     # operations per round, at least (unless the context asks for fewer)
+MIN_OPS = 5      # operations per round, at least (unless the context asks for fewer)
 PILOT = 3        # untimed calls that estimate an alternative's pace
 
 

@@ -261,7 +261,7 @@ def _finding(name: str, case: Case, series: list[Point], table_rows: int) -> str
         p = series[0]
         if not p.index_used:
             text = (f"the index never won in this run: even at {pct(p.share)} of rows selected the planner chose "
-                    f"{access(p.with_index.plan)} although the index existed.")
+                    f"{p.with_index.plan} although the index existed.")
         else:
             text = (f"the index never won in this run; at {pct(p.share)} of rows selected, "
                     f"{compared('the query with the index', 'without', p.ratio)}.")
@@ -281,14 +281,14 @@ def _finding(name: str, case: Case, series: list[Point], table_rows: int) -> str
                  f"{compared('the query with the index', 'without', loss.ratio)}.")
     else:
         text += (f"; at {pct(loss.share)} of rows selected the planner no longer used the index: it chose "
-                 f"{access(loss.with_index.plan)} although the index existed, the same plan as without it, so the "
+                 f"{loss.with_index.plan} although the index existed, the same plan as without it, so the "
                  f"ratio the clocks showed there ({loss.ratio['value']:.2f}) is not the index's doing.")
     if last is not loss and last.index_used and last.ratio["verdict"] == "slower":
         text += f" At {pct(last.share)} the index was {times(last.ratio)} slower than the full scan."
     unused = next((p for p in series if not p.index_used), None)
     if unused is not None and loss.index_used:
-        text += (f" From {pct(unused.share)} of rows selected on, the planner chose {access(unused.with_index.plan)} "
-                 "itself, although the index existed.")
+        text += (f" From {pct(unused.share)} of rows selected on, the planner itself chose a plan without the index "
+                 f"({unused.with_index.plan}), although the index existed.")
     return f"{head} {text}"
 
 
