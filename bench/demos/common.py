@@ -353,6 +353,9 @@ def result_html(result: DemoResult, columns: list[str] | None = None) -> str:
     import html
 
     cols = columns or result.columns
+    unknown = [c for c in cols if result.rows and all(c not in r for r in result.rows)]
+    if unknown:
+        raise ValueError(f"demo {result.name} has no column {', '.join(unknown)}; it has {', '.join(result.rows[0])}")
 
     def cell(v: Any) -> str:
         if v is None:
