@@ -11,7 +11,13 @@ import importlib
 from bench.demos.base import Context, Demo, DemoResult
 from models.errors import UsageError
 
-DEMOS: dict[str, str] = {}
+DEMOS: dict[str, str] = {
+    "index": "index",
+    "embed-vs-reference": "embed_vs_reference",
+    "join-vs-traversal": "join_vs_traversal",
+    "write-amplification": "write_amplification",
+    "documents-in-postgres": "documents_in_postgres",
+}
 """Demo name -> module under bench/demos/ (filled as demos are added)."""
 
 

@@ -17,6 +17,7 @@ import abc
 import contextlib
 import json
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -81,6 +82,15 @@ class DemoResult:
         return json.dumps(asdict(self), indent=2, default=str)
 
 
+def demo_namespace(demo: str) -> str:
+    """`demo_<name>`; a name too long for a namespace (24 characters) is cut and keeps a short
+    hash of the whole, so two demos never share one (`demo_documents_in_a1b2`)."""
+    full = f"demo_{demo.replace('-', '_')}"
+    if len(full) <= 24:
+        return full
+    return f"{full[:19]}_{zlib.crc32(full.encode()) & 0xFFFF:04x}"
+
+
 class Context:
     """What a demo runs with: its settings, its own namespace, and the means to measure."""
 
@@ -88,7 +98,7 @@ class Context:
                  out_dir: Path | None = None, ops: int = 200, say: Callable[[str], None] = lambda _: None) -> None:
         self.demo, self.backend_override, self.scale, self.seed = demo, backend, scale, seed
         self.out_dir, self.ops, self.say = out_dir, ops, say
-        self.namespace = f"demo_{demo.replace('-', '_')}"
+        self.namespace = demo_namespace(demo)
         self._open: list[Backend] = []
         self.engines: dict[str, str] = {}
 
@@ -188,5 +198,5 @@ def compared(a: str, b: str, r: dict[str, Any]) -> str:
     return f"this run could not tell {a} and {b} apart (p50 ratio {r['value']:.2f}, 95% interval {r['lo']:.2f}–{r['hi']:.2f})"
 
 
-def fmt_count(n: int | float | None) -> str:
+def fmt_count(n: float | None) -> str:
     return "?" if n is None else f"{n:,.0f}"
