@@ -349,6 +349,7 @@ class SQLiteEngine(SQLBackend):
     name: ClassVar[str] = "sqlite"
     product: ClassVar[str] = "SQLite"
     DRIVER_ERRORS: ClassVar[tuple[type[BaseException], ...]] = (sqlite3.Error, OverflowError)
+    _explained = 0  # explanations so far: each EXPLAIN gets a text of its own (see _explain_statements)
 
     @classmethod
     def from_settings(cls, settings: SQLiteSettings | None = None) -> Self:
@@ -452,9 +453,13 @@ class SQLiteEngine(SQLBackend):
         plans, summary, notes = [], [], []
         examined: int | None = 0
         reason = ""
+        # A cached EXPLAIN statement goes on describing the schema it was prepared against (it
+        # reads no table, so it never notices another connection's index change): a new text
+        # each time makes the driver prepare it afresh (its statement cache is keyed by text).
+        self._explained += 1
         for c in calls:
             first = c.param_rows()[0]
-            rows = self._db.execute("EXPLAIN QUERY PLAN " + c.sql, first).fetchall()
+            rows = self._db.execute(f"EXPLAIN QUERY PLAN {c.sql} -- {self._explained}", first).fetchall()
             details = [str(r[3]) for r in rows]
             plans.append({"sql": c.sql, "plan": [{"id": r[0], "parent": r[1], "detail": r[3]} for r in rows]})
             summary += [d for d in details if d not in summary]

@@ -351,3 +351,21 @@ def test_jsonb_answers_a_patient_added_with_unordered_diagnoses(seeded: dict[str
         assert_same(b, reference, Q.PATIENT_BY_ID, {"patient_id": patient.patient.patient_id})
     finally:
         b.load(seed_dataset())
+
+
+def test_sqlite_explain_sees_an_index_dropped_by_another_connection(tmp_path) -> None:
+    """A cached EXPLAIN would go on describing the old schema: each explanation is prepared afresh."""
+    import sqlite3
+
+    from backends import open_backend
+    from models.seed import seed_dataset
+    from tests.helpers import other_namespace
+
+    with other_namespace(), open_backend("sqlite") as backend:
+        backend.load(seed_dataset())
+        assert "USING INDEX ix_variants_depth" in " ".join(backend.explain("variants_min_depth", {"min_depth": 50}).plan_summary)
+        other = sqlite3.connect(backend.address)
+        other.execute("DROP INDEX ix_variants_depth")
+        other.commit()
+        other.close()
+        assert backend.explain("variants_min_depth", {"min_depth": 50}).plan_summary == ["SCAN variants"]
