@@ -63,6 +63,7 @@ _NUM_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ALLELE = re.compile(r"[ACGTNacgtn]+")
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_NONZERO = re.compile(r"[1-9]")
 _BLANKS = " \t"
 
 
@@ -113,6 +114,8 @@ def number(value: Any) -> float:
         if len(s) > NUMBER_TEXT_MAX or not _NUM_TEXT.fullmatch(s):
             raise ValueError(f"{show(value)} is not a number (ASCII decimal like 30, -2.5 or 1e-3)")
         x = float(s)
+        if x == 0 and _NONZERO.search(s.partition("e")[0].partition("E")[0]):
+            raise ValueError(f"{show(value)} is out of range (0, or 1e-15 to 1e15 in magnitude)")
     else:
         raise ValueError(f"{show(value)} is not a number")
     if x != x or x in (float("inf"), float("-inf")):
@@ -379,6 +382,10 @@ class JsonConstant(_JsonToken):
     """NaN, Infinity or -Infinity: Python's json reads them, JSON does not have them."""
 
 
+class JsonNumber(_JsonToken):
+    """A JSON number no float holds (1e400, 1e-400): kept as its text, which the number rule refuses."""
+
+
 class RepeatedKey(ValueError):
     def __init__(self, key: str) -> None:
         self.key = key
@@ -400,7 +407,15 @@ def _integer(text: str) -> int | LongInteger:
     return int(text) if len(text) <= 24 else LongInteger(text)
 
 
-DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_int=_integer, parse_constant=JsonConstant)
+def _float(text: str) -> float | JsonNumber:
+    x = float(text)
+    if x in (float("inf"), float("-inf")) or (x == 0 and _NONZERO.search(text.partition("e")[0].partition("E")[0])):
+        return JsonNumber(text)
+    return x
+
+
+DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_int=_integer, parse_float=_float,
+                           parse_constant=JsonConstant)
 """json's C decoder with the rules: repeated keys raise RepeatedKey, long integers and NaN stay text.
 Its recursion raises RecursionError on nesting deeper than Python's recursion limit."""
 
