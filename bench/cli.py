@@ -21,6 +21,7 @@ try:  # typer >= 0.20 carries its own copy of click
 except ImportError:  # pragma: no cover
     _typer_click = click.exceptions
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -368,7 +369,7 @@ def compare(
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[red]mmbench:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print("[red]mmbench:[/red] " + escape(message), highlight=False, soft_wrap=True)  # data may hold "[/]"
     raise SystemExit(code)
 
 

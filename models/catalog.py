@@ -78,6 +78,7 @@ def _parse_patient_record(value: Any) -> PatientRecord:
     obj = _json_value(value, dict)
     try:
         validate.check_keys("patients", obj, extra=("diagnoses",))
+        validate.check_json_types("patients", obj)
         patient = validate.make_patient(obj)
     except validate.FieldError as exc:
         raise ValueError(str(exc)) from None
@@ -91,6 +92,7 @@ def _parse_patient_record(value: Any) -> PatientRecord:
             if not isinstance(d, dict):
                 raise validate.FieldError("diagnoses", f"{validate.show(d)} is not an object")
             validate.check_keys("diagnoses", d)
+            validate.check_json_types("diagnoses", d)
             if "patient_id" in d and validate.field_value("diagnoses", "patient_id", d) != patient.patient_id:
                 raise validate.FieldError("patient_id", f"{validate.show(d['patient_id'])} is not the patient's "
                                                         f"id {patient.patient_id}")
@@ -114,6 +116,7 @@ def _parse_variants(value: Any) -> list[Variant]:
             if not isinstance(o, dict):
                 raise ValueError(f"{validate.show(o)} is not an object")
             validate.check_keys("variants", o)
+            validate.check_json_types("variants", o)
             variant = validate.make_variant(o)
             if variant.variant_id in seen:
                 raise validate.FieldError("variant_id", f"{variant.variant_id!r} repeated")

@@ -357,12 +357,13 @@ def _read_text(path: Path) -> str:
         text = data.decode("utf-8", "surrogateescape")
         at = len(data[: exc.start].decode("utf-8"))
         path_, _ = validate.json_path(text, 0, at)
-        field = _json_field(path_[1:])
+        field = _json_field(path_)
         raise DataError(name, line, field, f"bytes that are not UTF-8 ({data[exc.start:exc.start + 4]!r}...)") from None
 
 
-def _json_field(keys: list[str], fallback: str = "(document)") -> str:
-    return "".join(k if k.startswith("[") else (f".{k}" if i else k) for i, k in enumerate(keys)) or fallback
+def _json_field(keys: list[str | int], fallback: str = "(document)") -> str:
+    """The field of an error inside an object: the object's own key the problem lies under."""
+    return next((k for k in keys if isinstance(k, str)), fallback)
 
 
 def iter_json_array(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -450,6 +451,7 @@ def iter_entities_json(path: str | Path, kind: str) -> Iterator[tuple[int, Any]]
     for line, obj in iter_json_array(path):
         try:
             validate.check_keys(kind, obj)
+            validate.check_json_types(kind, obj)
             entity = make(obj)
         except validate.FieldError as exc:
             raise DataError(name, line, exc.field, exc.reason) from None

@@ -324,6 +324,41 @@ def check_keys(kind: str, values: Mapping[str, Any], extra: tuple[str, ...] = ()
                              f"unknown field; valid: {', '.join((*allowed, *extra))}")
 
 
+_JSON_INTEGER_RULES = frozenset({integer, position, depth, age})
+_JSON_NUMBER_RULES = frozenset({number, quality})
+
+
+def check_json_types(kind: str, values: Mapping[str, Any]) -> None:
+    """JSON values have types: an integer field takes a JSON integer, a number field a JSON
+    number, every other field a string (`"5"` is no integer, `4` no chromosome). Null is left
+    to the field's rule (an optional field takes it)."""
+    rules = RULES[kind]
+    for key, value in values.items():
+        rule = rules.get(key)
+        if rule is None or value is None:
+            continue
+        if rule in _JSON_INTEGER_RULES:
+            ok = (type(value) is int or type(value) is LongInteger) or rule is integer and type(value) is JsonConstant
+        elif rule in _JSON_NUMBER_RULES:
+            ok = type(value) in (int, float, LongInteger, JsonNumber, JsonConstant)
+        else:
+            ok = type(value) is str
+        if not ok:
+            wanted = ("an integer" if rule in _JSON_INTEGER_RULES else "a number" if rule in _JSON_NUMBER_RULES
+                      else "a string")
+            raise FieldError(key, f"{show(value)} is not {wanted} (a JSON {_json_type(value)})")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (int, float)):
+        return "number with a fraction or exponent" if isinstance(value, float) else "number"
+    return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else type(value).__name__
+
+
 def make_patient(values: Mapping[str, Any]) -> Patient:
     f = field_value
     return Patient(f("patients", "patient_id", values), f("patients", "name", values),
@@ -464,9 +499,9 @@ def _skip_ws(text: str, pos: int) -> int:
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[{}\[\]:,]', re.S)
 
 
-def json_path(text: str, start: int, stop: int, depth_limit: int | None = None) -> tuple[list[str], int]:
+def json_path(text: str, start: int, stop: int, depth_limit: int | None = None) -> tuple[list[str | int], int]:
     """Where position `stop` lies inside the JSON value starting at `start`: the keys (and `[i]`
-    array indexes) enclosing it, and `stop`; with `depth_limit`, instead where nesting first
+    array indexes, as ints) enclosing it, and `stop`; with `depth_limit`, instead where nesting first
     exceeds it (the path and the position of that bracket). For error messages only: it
     tokenizes in Python."""
     frames: list[list[Any]] = []  # [bracket, key or index, expecting a key]
@@ -494,11 +529,12 @@ def json_path(text: str, start: int, stop: int, depth_limit: int | None = None) 
     return _render(frames), stop
 
 
-def _render(frames: list[list[Any]]) -> list[str]:
-    out = []
+def _render(frames: list[list[Any]]) -> list[str | int]:
+    """Keys as printable text, array indexes as ints."""
+    out: list[str | int] = []
     for bracket, key, _ in frames:
         if bracket == "[":
-            out.append(f"[{key}]")
+            out.append(key)
         elif key is not None:
             out.append(key if type(key) is str and key.isprintable() and key else show(key))
     return out
