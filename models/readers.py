@@ -428,7 +428,7 @@ def _json_object(name: str, text: str, start: int, line: int, item: int) -> tupl
         obj, end = validate.DECODER.raw_decode(text, start)
     except json.JSONDecodeError as exc:
         keys, _ = validate.json_path(text, start, exc.pos)
-        raise DataError(name, exc.lineno, _json_field(keys, "(object)" if text[start] == "{" else "(document)"),
+        raise DataError(name, exc.lineno, _json_field(keys, "(object)" if text[start:start + 1] == "{" else "(document)"),
                         f"invalid JSON: {exc.msg}") from None
     except RecursionError:
         obj, end = None, start

@@ -9,9 +9,11 @@ carry an ALT allele, the costly part of a record with many samples:
 - `vcfpy` (pure Python, always installed);
 - `cyvcf2` (htslib, the `vcf-fast` extra, several times faster): used when installed.
   `MMBENCH_VCF_READER=vcfpy|cyvcf2` chooses one explicitly.
-Where a reader cannot read a record that the rules accept (each library has its own quirks),
-the carriers of that record (cyvcf2: of the rest of the file) are found from the text
-instead, so both readers accept and refuse the same files and give the same entities.
+A reader is asked about a record only after its text has passed the rules (cyvcf2 crashes
+the process on some malformed genotypes it fails to parse). Where a reader cannot read a
+record that the rules accept (each library has its own quirks), the carriers of that record
+(cyvcf2: of the rest of the file) are found from the text instead, so both readers accept and
+refuse the same files and give the same entities.
 
 Mapping (also in the README, "Real data"):
 - one Variant per site x alternate allele x sample whose genotype carries that allele;
@@ -202,30 +204,47 @@ def _take_header(name: str, lines: Iterator[tuple[int, str]]) -> VcfHeader:
 # ---------------------------------------------------------------- readers: which samples carry an ALT allele
 
 Carriers = list[int] | None  # sample column indexes; None: the reader could not read the record
-CarrierReader = Callable[[str, VcfHeader, Iterator[tuple[int, str]]], Iterator[tuple[int, str, Carriers]]]
 
 
-def _vcfpy_carriers(name: str, header: VcfHeader, lines: Iterator[tuple[int, str]]
-                    ) -> Iterator[tuple[int, str, Carriers]]:
-    import vcfpy
+class CarrierReader:
+    """Which samples of a record carry an ALT allele. `carriers(index, line)` is asked only for a
+    record whose text the rules have accepted, in file order (record `index`, 0-based, is `line`),
+    and every earlier record has been accepted too: a reader never parses a record the rules refuse
+    (cyvcf2 crashes the process on some malformed genotypes)."""
 
-    lint = vcfpy.exceptions.VCFPyWarning
-    try:
-        with _silenced(lint):
-            parse = vcfpy.Reader.from_stream(io.StringIO("\n".join(header.lines) + "\n"), path=name).parser.parse_line
-    except Exception:  # noqa: BLE001 - a header vcfpy cannot read: the carriers come from the text
-        parse = None
-    for number, line in lines:
-        carriers: Carriers = None
-        if parse is not None and line:
-            try:
-                with _silenced(lint):
-                    record = parse(line)
-                carriers = [i for i, call in enumerate(record.calls or ())
-                            if call.data.get("GT") not in NOT_CARRIERS and any(call.gt_alleles or ())]
-            except Exception:  # noqa: BLE001 - vcfpy's quirks are not the rules: find the carriers from the text
-                carriers = None
-        yield number, line, carriers
+    def __init__(self, name: str, header: VcfHeader) -> None:
+        self.name, self.header = name, header
+
+    def carriers(self, index: int, line: str) -> Carriers:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _VcfpyCarriers(CarrierReader):
+    def __init__(self, name: str, header: VcfHeader) -> None:
+        super().__init__(name, header)
+        import vcfpy
+
+        self.lint = vcfpy.exceptions.VCFPyWarning
+        try:
+            with _silenced(self.lint):
+                reader = vcfpy.Reader.from_stream(io.StringIO("\n".join(header.lines) + "\n"), path=name)
+            self.parse: Callable[[str], Any] | None = reader.parser.parse_line
+        except Exception:  # noqa: BLE001 - a header vcfpy cannot read: the carriers come from the text
+            self.parse = None
+
+    def carriers(self, index: int, line: str) -> Carriers:
+        if self.parse is None:
+            return None
+        try:
+            with _silenced(self.lint):
+                record = self.parse(line)
+            return [i for i, call in enumerate(record.calls or ())
+                    if call.data.get("GT") not in NOT_CARRIERS and any(call.gt_alleles or ())]
+        except Exception:  # noqa: BLE001 - vcfpy's quirks are not the rules: the carriers come from the text
+            return None
 
 
 @contextlib.contextmanager
@@ -236,45 +255,55 @@ def _silenced(category: type[Warning]) -> Iterator[None]:
         yield
 
 
-def _cyvcf2_carriers(name: str, header: VcfHeader, lines: Iterator[tuple[int, str]]
-                     ) -> Iterator[tuple[int, str, Carriers]]:
-    """htslib reads the file itself; its records are matched to the text lines (CHROM and POS must
-    agree). After a record htslib cannot read, the rest of the file's carriers come from the text."""
-    import cyvcf2
-    import numpy as np
+class _Cyvcf2Carriers(CarrierReader):
+    """htslib reads the file itself, opened at the first question and advanced record by record
+    as asked; each record is matched to its text (CHROM and POS must agree). From the first
+    record htslib cannot read, the carriers come from the text."""
 
-    if "CYVCF2_HTSLIB_LOG_LEVEL" not in os.environ:  # htslib's stderr lines would break the one-line errors
-        cyvcf2.cyvcf2.set_htslib_log_level(0)
-    vcf: Any = None
-    records: Any = None
-    try:
-        vcf = cyvcf2.VCF(name)
-        records = iter(vcf)
-    except Exception:  # noqa: BLE001 - htslib's errors are plain Exceptions
-        records = None
-    try:
-        for number, line in lines:
-            carriers: Carriers = None
-            if records is not None:
-                try:
-                    record = next(records)
-                    chrom, _, rest = line.partition("\t")
-                    if record.CHROM != chrom or str(record.POS) != rest.partition("\t")[0]:
-                        raise ValueError("out of step with the text")
-                    genotypes = record.genotype.array() if record.genotype is not None else None
-                    if genotypes is None or not len(genotypes):
-                        carriers = []
-                    else:
-                        carriers = np.flatnonzero((genotypes[:, :-1] > 0).any(axis=1)).tolist()
-                except Exception:  # noqa: BLE001 - from here on, the text
-                    records = None
-            yield number, line, carriers
-    finally:
-        if vcf is not None:
-            vcf.close()
+    def __init__(self, name: str, header: VcfHeader) -> None:
+        super().__init__(name, header)
+        self.vcf: Any = None
+        self.records: Any = None
+        self.read = 0  # records htslib has parsed
+        self.failed = False
+
+    def carriers(self, index: int, line: str) -> Carriers:
+        if self.failed:
+            return None
+        try:
+            if self.vcf is None:
+                self._open()
+            record = None
+            while self.read <= index:
+                record = next(self.records)
+                self.read += 1
+            chrom, _, rest = line.partition("\t")
+            if record is None or record.CHROM != chrom or str(record.POS) != rest.partition("\t")[0]:
+                raise ValueError("out of step with the text")
+            genotypes = record.genotype.array() if record.genotype is not None else None
+            if genotypes is None or not len(genotypes):
+                return []
+            return self.np.flatnonzero((genotypes[:, :-1] > 0).any(axis=1)).tolist()
+        except Exception:  # noqa: BLE001 - htslib's errors are plain Exceptions; from here on, the text
+            self.failed = True
+            return None
+
+    def _open(self) -> None:
+        import cyvcf2
+        import numpy as np
+
+        self.np = np
+        if "CYVCF2_HTSLIB_LOG_LEVEL" not in os.environ:  # htslib's stderr lines would break the one-line errors
+            cyvcf2.cyvcf2.set_htslib_log_level(0)
+        self.vcf = cyvcf2.VCF(self.name)
+        self.records = iter(self.vcf)
+
+    def close(self) -> None:
+        if self.vcf is not None:
+            self.vcf.close()
 
 
-CARRIER_READERS: dict[str, CarrierReader] = {"vcfpy": _vcfpy_carriers, "cyvcf2": _cyvcf2_carriers}
+CARRIER_READERS: dict[str, type[CarrierReader]] = {"vcfpy": _VcfpyCarriers, "cyvcf2": _Cyvcf2Carriers}
 
 
 # ---------------------------------------------------------------- the mapping
@@ -308,7 +337,9 @@ class _Mapper:
             raise self.error(line, field_, f"{validate.show(text)} has blanks around it")
         return convert(self.name, line, field_, func, text)
 
-    def variants(self, line: int, text: str, carriers: Carriers) -> Iterator[Variant]:
+    def variants(self, line: int, text: str, index: int, reader: CarrierReader) -> Iterator[Variant]:
+        """The Variants of record `index` (0-based), `text` on `line`; `reader` is asked for its
+        carriers once the record's text has passed the rules."""
         cols = text.split("\t", 9)
         samples = self.header.samples
         width = 8 if not self.header.has_format else 9 + len(samples)
@@ -367,6 +398,7 @@ class _Mapper:
         if width == 8 or not cols[8].startswith("GT"):
             return
         columns = sample_text.split("\t")
+        carriers = reader.carriers(index, text)
         if carriers is None:
             carriers = [i for i, col in enumerate(columns) if any(_alleles(col.partition(":")[0]))]
         if not carriers:
@@ -488,8 +520,9 @@ class VcfDataset(Dataset):
             with contextlib.closing(_numbered_lines(self.path)) as lines:
                 header = _take_header(name, lines)
                 mapper = _Mapper(name, header)
-                for number, text, carriers in CARRIER_READERS[self.reader](name, header, lines):
-                    yield from mapper.variants(number, text, carriers)
+                with contextlib.closing(CARRIER_READERS[self.reader](name, header)) as reader:
+                    for index, (number, text) in enumerate(lines):
+                        yield from mapper.variants(number, text, index, reader)
         except _BadBytes as bad:
             raise _bad_bytes(name, header, bad) from None
         self.skipped = dict(mapper.skipped)
