@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from models import validate
 from models.entities import (
     BASES,
     CodeCount,
@@ -32,7 +33,6 @@ from models.entities import (
     Variant,
     diagnosis_order,
 )
-from models import validate
 from models.errors import UsageError
 from models.sampling import SampleSource
 

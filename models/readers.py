@@ -348,8 +348,7 @@ def _read_text(path: Path) -> str:
             data = fh.read()
         except OSError as exc:
             raise DataError(name, None, None, exc.strerror or str(exc)) from None
-    if data.startswith(UTF8_BOM):
-        data = data[len(UTF8_BOM):]
+    data = data.removeprefix(UTF8_BOM)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

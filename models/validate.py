@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import numbers
 import re
 from collections.abc import Callable, Mapping
@@ -118,7 +119,7 @@ def number(value: Any) -> float:
             raise ValueError(f"{show(value)} is out of range (0, or 1e-15 to 1e15 in magnitude)")
     else:
         raise ValueError(f"{show(value)} is not a number")
-    if x != x or x in (float("inf"), float("-inf")):
+    if not math.isfinite(x):
         raise ValueError(f"{show(value)} is not a finite number")
     if abs(x) > NUMBER_MAX or (x != 0 and abs(x) < NUMBER_MIN):
         raise ValueError(f"{show(value)} is out of range (0, or 1e-15 to 1e15 in magnitude)")
@@ -496,7 +497,7 @@ def _skip_ws(text: str, pos: int) -> int:
     return pos
 
 
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[{}\[\]:,]', re.S)
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[{}\[\]:,]', re.DOTALL)
 
 
 def json_path(text: str, start: int, stop: int, depth_limit: int | None = None) -> tuple[list[str | int], int]:

@@ -102,10 +102,17 @@ def one_thousand_genomes_path() -> Path:
 MAX_LINE_BYTES = 64 << 20
 CONTIG = re.compile(r"[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*")  # VCF 4.3, 1.4.7
 FORMAT_KEY = re.compile(r"[A-Za-z_][0-9A-Za-z_.]*")
-_GT = r"(?:[0-9]{1,9}|\.)(?:[/|](?:[0-9]{1,9}|\.))*"
-SAMPLES_WITH_GT = re.compile(rf"{_GT}(?::[^\t]*)?(?:\t{_GT}(?::[^\t]*)?)*")
-"""The sample columns of a record whose FORMAT starts with GT: each GT is allele indexes (at most
-nine digits) or `.`, separated by / or |. The other subfields are checked where they are used."""
+_GT = r"(?:0|[1-9][0-9]{0,8}|\.)(?:[/|](?:0|[1-9][0-9]{0,8}|\.))*"  # no leading zeros, at most 9 digits
+
+
+@functools.lru_cache(maxsize=64)
+def samples_with_gt(alts: int) -> re.Pattern[str]:
+    """The sample columns of a record with `alts` ALT alleles whose FORMAT starts with GT: each GT
+    is allele indexes within 0..alts (so no reader need be trusted with one beyond: htslib keeps
+    them in 16 bits) or `.`, separated by / or |. The other subfields are checked where they are used."""
+    index = f"[0-{alts}]" if alts <= 9 else f"0|[1-9][0-9]{{0,{len(str(alts)) - 1}}}"  # beyond 9: carriers checked one by one
+    gt = rf"(?:{index}|\.)(?:[/|](?:{index}|\.))*"
+    return re.compile(rf"{gt}(?::[^\t]*)?(?:\t{gt}(?::[^\t]*)?)*")
 
 
 @dataclass(frozen=True)
@@ -371,8 +378,8 @@ class _Mapper:
                 raise self.error(line, "FORMAT", f"{validate.show(format_text)} is not ':'-separated keys, "
                                                  "each once, GT first")
             sample_text = cols[9]
-            if keys[0] == "GT" and not SAMPLES_WITH_GT.fullmatch(sample_text):
-                self._bad_genotype(line, sample_text.split("\t"))
+            if keys[0] == "GT" and not samples_with_gt(len(alt_texts)).fullmatch(sample_text):
+                self._bad_genotype(line, sample_text.split("\t"), len(alt_texts))
         alts: list[str | None] = []
         for alt in alt_texts:
             if _symbolic(alt):
@@ -424,10 +431,10 @@ class _Mapper:
                 depth = self.value(line, f"DP of sample {sample}", validate.depth, dp)
             else:
                 depth = 0 if info_dp is None else info_dp
-            for index in sorted({a for a in alleles if a and a in keyed}):
-                alt = alts[index - 1]
-                genotype = "".join(ref if a == 0 else alt if a == index else "N" for a in alleles)
-                variant_id = f"{keyed[index]}:{sample}"
+            for allele in sorted({a for a in alleles if a and a in keyed}):
+                alt = alts[allele - 1]
+                genotype = "".join(ref if a == 0 else alt if a == allele else "N" for a in alleles)
+                variant_id = f"{keyed[allele]}:{sample}"
                 # Their parts obey the rules already (letters, a name, an id): only the length is left to check.
                 if len(genotype) > validate.MAX_CHARS["genotype"]:
                     convert(self.name, line, f"GT of sample {sample}", validate.genotype_letters, genotype)
@@ -459,13 +466,16 @@ class _Mapper:
                     found = self.rule(line, "INFO/DP", validate.depth, item[3:])
         return found
 
-    def _bad_genotype(self, line: int, columns: list[str]) -> None:
-        """Name the sample whose GT broke the syntax (the pattern over all samples did not match)."""
+    def _bad_genotype(self, line: int, columns: list[str], alts: int) -> None:
+        """Name the sample whose GT broke the rules (the pattern over all samples did not match)."""
         for i, col in enumerate(columns):
             gt = col.partition(":")[0]
+            field_ = f"GT of sample {self.header.samples[i]}"
             if not re.fullmatch(_GT, gt):
-                raise self.error(line, f"GT of sample {self.header.samples[i]}",
-                                 f"{validate.show(gt)} is not a genotype (allele indexes separated by / or |)")
+                raise self.error(line, field_, f"{validate.show(gt)} is not a genotype (allele indexes separated by / or |)")
+            beyond = [a for a in _alleles(gt) if a is not None and a > alts]
+            if beyond:
+                raise self.error(line, field_, f"allele index {beyond[0]} is out of range: the record has {alts} ALT allele(s)")
         raise self.error(line, "(record)", "malformed sample columns")  # pragma: no cover - the pattern and the scan agree
 
     def _site_key(self, line: int, ids: str, n_alts: int, chromosome: str, position: int, ref: str, alt: str) -> str:
