@@ -433,7 +433,8 @@ def _json_object(name: str, text: str, start: int, line: int, item: int) -> tupl
         obj, end = None, start
     except validate.RepeatedKey as exc:
         raise DataError(name, line, _label(exc.key, 0), "key repeated in the object") from None
-    if obj is None or validate.nesting(obj) > top:
+    if obj is None or isinstance(obj, dict) and any(type(v) in (dict, list) for v in obj.values()) \
+            and validate.nesting(obj) > top:
         keys, at = validate.json_path(text, start, len(text), depth_limit=top)
         raise DataError(name, text.count("\n", 0, at) + 1, _json_field(keys, "(object)"),
                         f"nested deeper than {validate.JSON_MAX_DEPTH} levels")

@@ -65,6 +65,7 @@ _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ALLELE = re.compile(r"[ACGTNacgtn]+")
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _NONZERO = re.compile(r"[1-9]")
+_CHROMOSOMES = frozenset(CHROMOSOMES)
 _BLANKS = " \t"
 
 
@@ -86,15 +87,19 @@ def show(value: Any) -> str:
 
 def integer(value: Any) -> int:
     """An integer within the 64-bit signed range, given as one or as ASCII digits."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        n = int(value)
-    elif isinstance(value, str) and not isinstance(value, JsonConstant):
+    if type(value) is int:
+        if INT64_MIN <= value <= INT64_MAX:
+            return value
+        n = value
+    elif type(value) is str or type(value) is LongInteger:
         s = value.strip(_BLANKS)
         if not _INT_TEXT.fullmatch(s):
             raise ValueError(f"{show(value)} is not an integer (ASCII digits, optional sign)")
         if len(s.lstrip("+-").lstrip("0")) > 19:
             raise ValueError(f"{show(value)} is beyond the 64-bit integer range")
         n = int(s)
+    elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        n = int(value)
     else:
         raise ValueError(f"{show(value)} is not an integer")
     if not INT64_MIN <= n <= INT64_MAX:
@@ -104,19 +109,21 @@ def integer(value: Any) -> int:
 
 def number(value: Any) -> float:
     """A finite number, zero or of magnitude 1e-15..1e15, given as one or as ASCII decimal text."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        if abs(value) > NUMBER_MAX:
-            raise ValueError(f"{show(value)} is out of range (at most 1e15 in magnitude)")
-        x = float(value)
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        x = float(value)
-    elif isinstance(value, str) and not isinstance(value, JsonConstant):
+    if type(value) is float and (NUMBER_MIN <= abs(value) <= NUMBER_MAX or value == 0):
+        return value
+    if type(value) in (str, LongInteger, JsonNumber):
         s = value.strip(_BLANKS)
         if len(s) > NUMBER_TEXT_MAX or not _NUM_TEXT.fullmatch(s):
             raise ValueError(f"{show(value)} is not a number (ASCII decimal like 30, -2.5 or 1e-3)")
         x = float(s)
         if x == 0 and _NONZERO.search(s.partition("e")[0].partition("E")[0]):
             raise ValueError(f"{show(value)} is out of range (0, or 1e-15 to 1e15 in magnitude)")
+    elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if abs(value) > NUMBER_MAX:
+            raise ValueError(f"{show(value)} is out of range (at most 1e15 in magnitude)")
+        x = float(value)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        x = float(value)
     else:
         raise ValueError(f"{show(value)} is not a number")
     if not math.isfinite(x):
@@ -163,6 +170,8 @@ def date(value: Any) -> dt.date:
 
 def chromosome(value: Any) -> str:
     """1-22, X, Y, MT; `chr4`, `x` and `M` are accepted as 4, X and MT."""
+    if type(value) is str and value in _CHROMOSOMES:
+        return value
     if isinstance(value, bool) or not isinstance(value, (str, int)) or isinstance(value, JsonConstant):
         raise ValueError(f"{show(value)} is not a chromosome (1-22, X, Y, MT)")
     name = str(value).strip(_BLANKS)
@@ -360,37 +369,41 @@ def _json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else type(value).__name__
 
 
-def make_patient(values: Mapping[str, Any]) -> Patient:
-    f = field_value
-    return Patient(f("patients", "patient_id", values), f("patients", "name", values),
-                   f("patients", "age", values), f("patients", "sex", values))
+def _maker(kind: str, cls: type) -> Callable[[Mapping[str, Any]], Any]:
+    """A function building a `cls` from a mapping by the rules of `kind`'s fields, in field order."""
+    fields = tuple((f, rule, f in OPTIONAL.get(kind, ())) for f, rule in RULES[kind].items())
+
+    def make(values: Mapping[str, Any]) -> Any:
+        out = []
+        for f, rule, optional in fields:
+            raw = values.get(f)
+            if raw is None:
+                if optional:
+                    out.append(None)
+                    continue
+                raise FieldError(f, "missing" if f not in values else "null is not a value")
+            try:
+                out.append(rule(raw))
+            except ValueError as exc:
+                raise FieldError(f, str(exc)) from None
+        return cls(*out)
+
+    return make
 
 
-def make_diagnosis(values: Mapping[str, Any]) -> Diagnosis:
-    f = field_value
-    return Diagnosis(f("diagnoses", "diagnosis_id", values), f("diagnoses", "patient_id", values),
-                     f("diagnoses", "code", values), f("diagnoses", "diagnosed_on", values))
-
-
-def make_lab_result(values: Mapping[str, Any]) -> LabResult:
-    f = field_value
-    return LabResult(f("lab_results", "result_id", values), f("lab_results", "patient_id", values),
-                     f("lab_results", "test_name", values), f("lab_results", "value", values),
-                     f("lab_results", "unit", values), f("lab_results", "taken_on", values))
+make_patient = _maker("patients", Patient)
+make_diagnosis = _maker("diagnoses", Diagnosis)
+make_lab_result = _maker("lab_results", LabResult)
+_make_call = _maker("variants", Variant)
 
 
 def make_variant(values: Mapping[str, Any]) -> Variant:
-    f = field_value
-    ref = f("variants", "reference_allele", values)
-    alt = f("variants", "alternate_allele", values)
-    if ref == alt:
-        raise FieldError("alternate_allele", f"equals the reference allele {ref!r}")
-    genotype = f("variants", "genotype", values)
-    check_genotype(genotype, ref, alt)
-    return Variant(f("variants", "variant_id", values), f("variants", "chromosome", values),
-                   f("variants", "position", values), ref, alt, genotype,
-                   f("variants", "quality", values), f("variants", "depth", values),
-                   f("variants", "patient_id", values))
+    """A Variant by the field rules, then REF != ALT and the genotype spelled with REF, ALT and N."""
+    v = _make_call(values)
+    if v.reference_allele == v.alternate_allele:
+        raise FieldError("alternate_allele", f"equals the reference allele {v.reference_allele!r}")
+    check_genotype(v.genotype, v.reference_allele, v.alternate_allele)
+    return v
 
 
 def check_genotype(genotype: str, ref: str, alt: str) -> None:

@@ -55,7 +55,7 @@ import re
 import warnings
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -101,24 +101,61 @@ def one_thousand_genomes_path() -> Path:
 
 MAX_LINE_BYTES = 64 << 20
 CONTIG = re.compile(r"[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*")  # VCF 4.3, 1.4.7
+_META_FIELD = re.compile(r'([A-Za-z]+)=("(?:[^"\\]|\\.)*"|[^,>]*)')
 FORMAT_KEY = re.compile(r"[A-Za-z_][0-9A-Za-z_.]*")
 _GT = r"(?:0|[1-9][0-9]{0,8}|\.)(?:[/|](?:0|[1-9][0-9]{0,8}|\.))*"  # no leading zeros, at most 9 digits
 
 
-@functools.lru_cache(maxsize=64)
-def samples_with_gt(alts: int) -> re.Pattern[str]:
-    """The sample columns of a record with `alts` ALT alleles whose FORMAT starts with GT: each GT
-    is allele indexes within 0..alts (so no reader need be trusted with one beyond: htslib keeps
-    them in 16 bits) or `.`, separated by / or |. The other subfields are checked where they are used."""
-    index = f"[0-{alts}]" if alts <= 9 else f"0|[1-9][0-9]{{0,{len(str(alts)) - 1}}}"  # beyond 9: carriers checked one by one
-    gt = rf"(?:{index}|\.)(?:[/|](?:{index}|\.))*"
-    return re.compile(rf"{gt}(?::[^\t]*)?(?:\t{gt}(?::[^\t]*)?)*")
+_VALUE = {  # a FORMAT subfield by its declared Type: one value or a comma-separated list, "." for missing
+    "Integer": r"(?:[+-]?[0-9]+|\.)(?:,(?:[+-]?[0-9]+|\.))*",
+    "Float": rf"(?:{validate._NUM_TEXT.pattern}|[+-]?(?:[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?)|\.)"
+             rf"(?:,(?:{validate._NUM_TEXT.pattern}|[+-]?(?:[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?)|\.))*",
+}
+_STRING = r"[^\t:\x00-\x1f\x7f]*"  # String, Character and undeclared keys: no control characters
+_WHAT = {"GT": "a genotype (allele indexes separated by / or |)", "Integer": "integers or .", "Float": "numbers or ."}
+
+
+def _gt_pattern(alts: int) -> str:
+    """A GT whose allele indexes are within 0..alts (so no reader need be trusted with one beyond:
+    htslib keeps them in 16 bits), or `.`, separated by / or |. Beyond 9 ALTs: carriers checked one by one."""
+    index = f"[0-{alts}]" if alts <= 9 else f"0|[1-9][0-9]{{0,{len(str(alts)) - 1}}}"
+    return rf"(?:{index}|\.)(?:[/|](?:{index}|\.))*"
+
+
+def _subfield(key: str, types: Mapping[str, str], alts: int) -> str:
+    return _gt_pattern(alts) if key == "GT" else _VALUE.get(types.get(key, "String"), _STRING)
+
+
+@functools.lru_cache(maxsize=256)
+def samples_pattern(format_text: str, types: tuple[tuple[str, str], ...], alts: int) -> re.Pattern[str]:
+    """All sample columns of a record at once: each subfield by the Type the header declares for it
+    (GT: allele indexes within the record's ALT count). A reader is then never handed a value it
+    fails to parse (cyvcf2 crashes the process on some such failures: a malformed value on a
+    contig the header does not declare). Trailing subfields may be dropped (VCF 4.3, 1.6.2)."""
+    declared = dict(types)
+    pattern = ""
+    for key in reversed(format_text.split(":")):
+        sub = _subfield(key, declared, alts)
+        pattern = f"{sub}(?::{pattern})?" if pattern else sub
+    return re.compile(rf"{pattern}(?:\t{pattern})*")
 
 
 @dataclass(frozen=True)
 class VcfHeader:
     lines: tuple[str, ...]  # the meta lines and the #CHROM line
     samples: tuple[str, ...]
+    format_types: tuple[tuple[str, str], ...] = ()  # (ID, Type) of each ##FORMAT line
+
+    @staticmethod
+    def declared_formats(meta: list[str]) -> tuple[tuple[str, str], ...]:
+        """(ID, Type) of the ##FORMAT lines (the last one wins, as in htslib)."""
+        out: dict[str, str] = {}
+        for line in meta:
+            if line.startswith("##FORMAT=<"):
+                fields = dict(m.groups() for m in _META_FIELD.finditer(line[len("##FORMAT=<"):]))
+                if "ID" in fields:
+                    out[fields["ID"]] = fields.get("Type", "String")
+        return tuple(out.items())
 
     @property
     def has_format(self) -> bool:
@@ -202,7 +239,7 @@ def _take_header(name: str, lines: Iterator[tuple[int, str]]) -> VcfHeader:
                 if sample != sample.strip() or sample in seen:
                     raise DataError(name, number, "(header)", f"sample name {sample!r} is empty or repeated")
                 seen.add(sample)
-            return VcfHeader((*meta, line), tuple(samples))
+            return VcfHeader((*meta, line), tuple(samples), VcfHeader.declared_formats(meta))
     except _BadBytes as bad:
         raise _bad_bytes(name, None, bad) from None
     raise DataError(name, 1, "(header)", "missing header: the file is empty")
@@ -378,8 +415,8 @@ class _Mapper:
                 raise self.error(line, "FORMAT", f"{validate.show(format_text)} is not ':'-separated keys, "
                                                  "each once, GT first")
             sample_text = cols[9]
-            if keys[0] == "GT" and not samples_with_gt(len(alt_texts)).fullmatch(sample_text):
-                self._bad_genotype(line, sample_text.split("\t"), len(alt_texts))
+            if not samples_pattern(format_text, self.header.format_types, len(alt_texts)).fullmatch(sample_text):
+                self._bad_sample(line, keys, sample_text.split("\t"), len(alt_texts))
         alts: list[str | None] = []
         for alt in alt_texts:
             if _symbolic(alt):
@@ -466,16 +503,23 @@ class _Mapper:
                     found = self.rule(line, "INFO/DP", validate.depth, item[3:])
         return found
 
-    def _bad_genotype(self, line: int, columns: list[str], alts: int) -> None:
-        """Name the sample whose GT broke the rules (the pattern over all samples did not match)."""
+    def _bad_sample(self, line: int, keys: list[str], columns: list[str], alts: int) -> None:
+        """Name the sample and subfield that broke the rules (the pattern over all samples did not match)."""
+        types = dict(self.header.format_types)
         for i, col in enumerate(columns):
-            gt = col.partition(":")[0]
-            field_ = f"GT of sample {self.header.samples[i]}"
-            if not re.fullmatch(_GT, gt):
-                raise self.error(line, field_, f"{validate.show(gt)} is not a genotype (allele indexes separated by / or |)")
-            beyond = [a for a in _alleles(gt) if a is not None and a > alts]
-            if beyond:
-                raise self.error(line, field_, f"allele index {beyond[0]} is out of range: the record has {alts} ALT allele(s)")
+            sample = self.header.samples[i]
+            values = col.split(":")
+            if len(values) > len(keys):
+                raise self.error(line, f"sample {sample}", f"{validate.show(col)} has more subfields than FORMAT")
+            for key, value in zip(keys, values):
+                if key == "GT" and re.fullmatch(_GT, value):
+                    beyond = [a for a in _alleles(value) if a is not None and a > alts]
+                    if beyond:
+                        raise self.error(line, f"GT of sample {sample}",
+                                         f"allele index {beyond[0]} is out of range: the record has {alts} ALT allele(s)")
+                if not re.fullmatch(_subfield(key, types, alts), value):
+                    what = _WHAT.get("GT" if key == "GT" else types.get(key, "String"), "text without control characters")
+                    raise self.error(line, f"{key} of sample {sample}", f"{validate.show(value)} is not {what}")
         raise self.error(line, "(record)", "malformed sample columns")  # pragma: no cover - the pattern and the scan agree
 
     def _site_key(self, line: int, ids: str, n_alts: int, chromosome: str, position: int, ref: str, alt: str) -> str:
