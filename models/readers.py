@@ -18,7 +18,8 @@ parameters). What the readers add, per file:
 - line numbers are lines of the file: the line a CSV record starts on, the line a JSON object
   starts on (a JSON syntax error: the line where the text breaks).
 The field of an error is the column or key; for the file's structure it is `(header)`,
-`(document)` (JSON outside the array's objects) or `(column N)` (a column with no name).
+`(column N)` (a column with no name), `(document)` (JSON outside the array's objects) or
+`(object)` (a JSON syntax error inside an object before its first key).
 
 Readers stream: they yield entities one by one and keep only what validation needs.
 """

@@ -37,10 +37,12 @@ Mapping (also in the README, "Real data"):
 Bad input is a DataError naming file, line and field: bytes that are not UTF-8, a truncated
 gzip, a missing or malformed header, a sample name that is repeated or not a name, a record
 whose number of columns is not the header's, a CHROM that is not a contig name, POS / QUAL /
-INFO/DP / GQ / DP values that break the rules (ASCII digits, 64-bit range, position >= 1,
-depth >= 0, quality >= 0 and finite), a genotype that is not allele indexes separated by `/`
-or `|`, an allele index beyond the ALT list, REF or ALT not letters A, C, G, T, N, an ALT
-equal to REF or to another ALT, a variant id longer than allowed, a repeated site id.
+INFO/DP values and a carrier's GQ / DP that break the rules (ASCII digits, 64-bit range,
+position >= 1, depth >= 0, quality >= 0 and finite), a FORMAT that repeats a key or does not
+start with GT, a sample subfield that does not match the Type its ##FORMAT line declares
+(Integer, Float; text without control characters), a genotype that is not allele indexes
+separated by `/` or `|`, an allele index beyond the ALT list, REF or ALT not letters A, C, G,
+T, N, an ALT equal to REF or to another ALT, a variant id longer than allowed, a repeated site id.
 """
 
 from __future__ import annotations
