@@ -238,8 +238,10 @@ def _take_header(name: str, lines: Iterator[tuple[int, str]]) -> VcfHeader:
                     validate.name(sample)
                 except ValueError as exc:
                     raise DataError(name, number, "(header)", f"sample name {i + 1}: {exc}") from None
-                if sample != sample.strip() or sample in seen:
-                    raise DataError(name, number, "(header)", f"sample name {sample!r} is empty or repeated")
+                if sample in seen:
+                    raise DataError(name, number, "(header)", f"sample name {sample!r} is repeated")
+                if sample != sample.strip():
+                    raise DataError(name, number, "(header)", f"sample name {sample!r} has blanks around it")
                 seen.add(sample)
             return VcfHeader((*meta, line), tuple(samples), VcfHeader.declared_formats(meta))
     except _BadBytes as bad:

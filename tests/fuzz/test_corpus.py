@@ -73,3 +73,19 @@ def test_a_real_process_says_the_same(built: list[corpus.Case], sqlite_file: Pat
                           env={**os.environ, "COLUMNS": "200"})
     outcome = corpus.Outcome(done.returncode, done.stderr.decode("utf-8", "replace"))
     assert corpus.judge(case, outcome) is None, outcome.stderr
+
+
+def test_the_check_catches_what_it_counts(tmp_path: Path, sqlite_file: Path) -> None:
+    """The check is not vacuous: a "malformed" file that loads is counted as not refused and as data lost,
+    and an error naming another line or field is counted too."""
+    c = corpus.Corpus(tmp_path / "corpus")
+    loads = corpus.Case("self-test", "vcf", ("load", "--vcf", str(c.good["vcf"])), str(c.good["vcf"]), 1, "(header)")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ID,Patient_ID\n1,x\n")
+    misplaced = corpus.Case("self-test", "samples", ("load", "--csv", str(c.good["genomics"]), "--samples", str(bad),
+                                                     "--patients", str(c.good["patients"])), str(bad), 3, "ID")
+    tallies = corpus.check("sqlite", [loads, misplaced])
+    vcf, samples = tallies[("vcf", "self-test")], tallies[("samples", "self-test")]
+    assert (vcf.unlocated, vcf.data_lost) == (1, 1), vcf.examples
+    assert (samples.unlocated, samples.data_lost) == (1, 0), samples.examples
+    assert "line 2, not 3" in samples.examples[0]

@@ -141,7 +141,7 @@ BAD = [  # (what, file text or maker, line, problem)
     ("no fileformat line", GOOD.replace("##fileformat=VCFv4.2\n", ""), 1, "missing header"),
     ("no #CHROM line", "##fileformat=VCFv4.2\n" + RECORDS[0] + "\n", 2, "missing header: expected the #CHROM line"),
     ("empty file", "", 1, "missing header: the file is empty"),
-    ("repeated sample", GOOD.replace("S2\tS3", "S1\tS3"), HEADER_LINES, "sample name 'S1' is empty or repeated"),
+    ("repeated sample", GOOD.replace("S2\tS3", "S1\tS3"), HEADER_LINES, "sample name 'S1' is repeated"),
     ("position not a number", GOOD.replace("2\t200\t", "2\t2oo\t"), 9, "field POS: '2oo' is not an integer"),
     ("missing columns", GOOD + "2\t300\t.\tA\n", 10, "malformed record"),
     ("empty line", HEADER + RECORDS[0] + "\n\n" + RECORDS[1] + "\n", 9, "malformed record: empty line"),
