@@ -21,6 +21,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -111,11 +112,17 @@ def _load_with_progress(backend: Backend, data: Dataset, batch_size: int) -> Loa
         return timed_load(backend, data, batch_size=batch_size, on_batch=on_batch)
 
 
-def _replace_contents(backend: Backend, data: Dataset, batch_size: int) -> LoadTiming:
-    """Validate `data` fully (nothing is touched on bad input), then load it: an atomic replace,
-    so a load that fails part-way leaves what the backend held before."""
+def _validated(data: Dataset) -> Dataset:
+    """`data` after reading it all once (DataError on the first bad value): before any engine is
+    even opened, so bad input touches nothing and needs no engine."""
     if not data.valid_by_construction:
         data.validate()
+    return data
+
+
+def _replace_contents(backend: Backend, data: Dataset, batch_size: int) -> LoadTiming:
+    """Load validated `data`: an atomic replace, so a load that fails part-way leaves what the
+    backend held before."""
     return _load_with_progress(backend, data, batch_size)
 
 
@@ -145,6 +152,7 @@ def load(
         data = file_dataset(csv, samples, patients, diagnoses, lab_results)
     else:
         raise UsageError(f"say what to load: --dataset ({', '.join(DATASETS)}), --vcf FILE or --csv FILE")
+    _validated(data)
     with _open(backend.value) as b:
         timing = _replace_contents(b, data, batch_size)
         info = b.engine_info()
@@ -165,6 +173,8 @@ def _parse_kv(pairs: list[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"-p expects key=value, got {pair!r}")
+        if key.strip() in raw:
+            raise UsageError(f"-p {key.strip()}: given twice")
         raw[key.strip()] = value
     return raw
 
@@ -813,7 +823,7 @@ register_cloud_commands(app)  # s3, etl, import-table, scan-table, serve: bench/
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[red]mmbench:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print("[red]mmbench:[/red] " + escape(message), highlight=False, soft_wrap=True)  # data may hold "[/]"
     raise SystemExit(code)
 
 

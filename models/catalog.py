@@ -17,12 +17,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import json
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from models import validate
 from models.entities import (
     BASES,
     CodeCount,
@@ -34,7 +34,6 @@ from models.entities import (
     diagnosis_order,
 )
 from models.errors import UsageError
-from models.readers import Field
 from models.sampling import SampleSource
 
 
@@ -75,54 +74,67 @@ class Kind(enum.StrEnum):
 # ---------------------------------------------------------------- parameter types
 
 def _parse_patient_record(value: Any) -> PatientRecord:
+    """A patient with its diagnoses, by the rules of `models.validate` (the same as the files')."""
     obj = _json_value(value, dict)
     try:
-        patient = Patient(
-            patient_id=Field.integer(obj["patient_id"]), name=Field.text(obj["name"]),
-            age=Field.integer(obj["age"]), sex=Field.text(obj["sex"]),
-        )
-        diagnoses = tuple(
-            Diagnosis(
-                diagnosis_id=Field.integer(d["diagnosis_id"]), patient_id=patient.patient_id,
-                code=Field.code(d["code"]), diagnosed_on=Field.date(d["diagnosed_on"]),
-            )
-            for d in obj.get("diagnoses", [])
-        )
-    except KeyError as exc:
-        raise ValueError(f"missing field {exc.args[0]!r}") from None
-    except TypeError:
-        raise ValueError("diagnoses must be a list of objects") from None
-    return PatientRecord(patient, diagnoses)
+        validate.check_keys("patients", obj, extra=("diagnoses",))
+        validate.check_json_types("patients", obj)
+        patient = validate.make_patient(obj)
+    except validate.FieldError as exc:
+        raise ValueError(str(exc)) from None
+    items = obj.get("diagnoses", [])
+    if not isinstance(items, list):
+        raise ValueError(f"field diagnoses: {validate.show(items)} is not an array of diagnoses")
+    diagnoses: list[Diagnosis] = []
+    seen: set[int] = set()
+    for i, d in enumerate(items):
+        try:
+            if not isinstance(d, dict):
+                raise validate.FieldError("diagnoses", f"{validate.show(d)} is not an object")
+            validate.check_keys("diagnoses", d)
+            validate.check_json_types("diagnoses", d)
+            if "patient_id" in d and validate.field_value("diagnoses", "patient_id", d) != patient.patient_id:
+                raise validate.FieldError("patient_id", f"{validate.show(d['patient_id'])} is not the patient's "
+                                                        f"id {patient.patient_id}")
+            diagnosis = validate.make_diagnosis({**d, "patient_id": patient.patient_id})
+            if diagnosis.diagnosis_id in seen:
+                raise validate.FieldError("diagnosis_id", f"{diagnosis.diagnosis_id} repeated")
+        except validate.FieldError as exc:
+            raise ValueError(f"diagnosis {i}: {exc}") from None
+        seen.add(diagnosis.diagnosis_id)
+        diagnoses.append(diagnosis)
+    return PatientRecord(patient, tuple(diagnoses))
 
 
 def _parse_variants(value: Any) -> list[Variant]:
+    """A batch of variant calls, by the rules of `models.validate` (the same as the files')."""
     items = _json_value(value, list)
     out = []
+    seen: set[str] = set()
     for i, o in enumerate(items):
         try:
-            pid = o.get("patient_id")
-            out.append(Variant(
-                variant_id=Field.text(o["variant_id"]), chromosome=Field.chromosome(o["chromosome"]),
-                position=Field.integer(o["position"]), reference_allele=Field.allele(o["reference_allele"]),
-                alternate_allele=Field.allele(o["alternate_allele"]), genotype=Field.allele(o["genotype"]),
-                quality=Field.number(o["quality"]), depth=Field.integer(o["depth"]),
-                patient_id=None if pid is None else Field.integer(pid),
-            ))
-        except KeyError as exc:
-            raise ValueError(f"variant {i}: missing field {exc.args[0]!r}") from None
-        except (AttributeError, ValueError) as exc:
+            if not isinstance(o, dict):
+                raise ValueError(f"{validate.show(o)} is not an object")
+            validate.check_keys("variants", o)
+            validate.check_json_types("variants", o)
+            variant = validate.make_variant(o)
+            if variant.variant_id in seen:
+                raise validate.FieldError("variant_id", f"{variant.variant_id!r} repeated")
+        except ValueError as exc:
             raise ValueError(f"variant {i}: {exc}") from None
+        seen.add(variant.variant_id)
+        out.append(variant)
     return out
 
 
 def _json_value(value: Any, kind: type) -> Any:
+    """JSON text (or an already decoded value) by the rules: nothing after it, no repeated key, bounded nesting."""
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"invalid JSON ({exc.msg})") from None
+        value = validate.loads(value)
+    elif validate.nesting(value) > validate.JSON_MAX_DEPTH:
+        raise ValueError(f"nested deeper than {validate.JSON_MAX_DEPTH} levels")
     if not isinstance(value, kind):
-        raise ValueError(f"expected a JSON {'object' if kind is dict else 'array'}")
+        raise ValueError(f"expected a JSON {'object' if kind is dict else 'array'}, not {validate.show(value)}")
     return value
 
 
@@ -132,12 +144,13 @@ class ParamType:
     parse: Callable[[Any], Any]
 
 
-INT = ParamType("integer", Field.integer)
-FLOAT = ParamType("number", Field.number)
-TEXT = ParamType("text", Field.text)
-DATE = ParamType("date (YYYY-MM-DD)", Field.date)
-CHROMOSOME = ParamType("chromosome (1-22, X, Y, MT)", Field.chromosome)
-CODE = ParamType("ICD-10-CM code", Field.code)
+INT = ParamType("integer", validate.integer)
+FLOAT = ParamType("number", validate.number)
+VARIANT_ID = ParamType("text", validate.variant_id)
+TEST_NAME = ParamType("text", validate.test_name)
+DATE = ParamType("date (YYYY-MM-DD)", validate.date)
+CHROMOSOME = ParamType("chromosome (1-22, X, Y, MT)", validate.chromosome)
+CODE = ParamType("ICD-10-CM code", validate.code)
 PATIENT_RECORD = ParamType("JSON patient with diagnoses", _parse_patient_record)
 VARIANTS = ParamType("JSON array of variants", _parse_variants)
 
@@ -368,7 +381,7 @@ def _observe_add_variants(p: dict[str, Any]) -> list[tuple[Q, dict[str, Any]]]:
 
 CATALOG: dict[Q, QuerySpec] = {s.name: s for s in (
     _spec(Q.VARIANT_BY_ID, "the variant call with this id, or none",
-          (Param("variant_id", TEXT),), Order.ONE,
+          (Param("variant_id", VARIANT_ID),), Order.ONE,
           lambda s, r, i: {"variant_id": _pick(r, s.variant_ids, "variants")}),
     _spec(Q.VARIANTS_BY_CHROMOSOME, "variant calls on a chromosome, by position, variant_id",
           (Param("chromosome", CHROMOSOME),), Order.ORDERED,
@@ -396,7 +409,7 @@ CATALOG: dict[Q, QuerySpec] = {s.name: s for s in (
           (Param("min_age", INT, optional=True),), Order.ORDERED,
           lambda s, r, i: {"min_age": r.choice((None, _percentile(r, s.ages, 0.2, 0.8, "patients")))}),
     _spec(Q.LAB_HISTORY, "a patient's results of one test with since <= taken_on <= until, by taken_on, result_id",
-          (Param("patient_id", INT), Param("test_name", TEXT), Param("since", DATE), Param("until", DATE)),
+          (Param("patient_id", INT), Param("test_name", TEST_NAME), Param("since", DATE), Param("until", DATE)),
           Order.ORDERED, _sample_lab_history),
     _spec(Q.CARRIERS_WITH_DIAGNOSIS, "patients carrying a variant call in the region and having the code",
           (Param("chromosome", CHROMOSOME), Param("start", INT), Param("end", INT), Param("code", CODE)),

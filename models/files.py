@@ -10,13 +10,7 @@ from typing import Any
 from models.dataset import ENTITY_KINDS, Dataset, EntityKind
 from models.entities import Diagnosis, LabResult, Patient, Variant
 from models.errors import DataError
-from models.readers import (
-    read_diagnoses_json,
-    read_genomics_csv,
-    read_lab_results_json,
-    read_patients_json,
-    read_samples_csv,
-)
+from models.readers import Source, iter_entities_json, iter_genomics_csv, read_samples
 
 
 @dataclass
@@ -31,19 +25,34 @@ class FileDataset(Dataset):
     lab_results_file: Path | None = None
 
     def patients(self) -> Iterator[Patient]:
-        return read_patients_json(self.patients_file) if self.patients_file else iter(())
+        return (p for _, p, _ in self._located("patients"))
 
     def diagnoses(self) -> Iterator[Diagnosis]:
-        return read_diagnoses_json(self.diagnoses_file) if self.diagnoses_file else iter(())
+        return (d for _, d, _ in self._located("diagnoses"))
 
     def lab_results(self) -> Iterator[LabResult]:
-        return read_lab_results_json(self.lab_results_file) if self.lab_results_file else iter(())
+        return (r for _, r, _ in self._located("lab_results"))
 
     def variants(self) -> Iterator[Variant]:
-        if not self.genomics:
-            return iter(())
-        samples = read_samples_csv(self.samples) if self.samples else None
-        return read_genomics_csv(self.genomics, samples)
+        return (v for _, v, _ in self._located("variants"))
+
+    def _located(self, kind: EntityKind) -> Iterator[tuple[int, Any, Source | None]]:
+        """(line, entity, where its patient_id was read) for each entity of `kind` in its file."""
+        if kind == "variants":
+            if not self.genomics:
+                return
+            samples = read_samples(self.samples) if self.samples else None
+            yield from iter_genomics_csv(self.genomics, samples)
+            return
+        path = self._file(kind)
+        if path is None:
+            return
+        for line, entity in iter_entities_json(path, kind):
+            yield line, entity, Source(str(path), line, "patient_id") if kind != "patients" else None
+
+    def _file(self, kind: EntityKind) -> Path | None:
+        return {"patients": self.patients_file, "diagnoses": self.diagnoses_file,
+                "lab_results": self.lab_results_file, "variants": self.genomics}[kind]
 
     def describe(self) -> dict[str, Any]:
         files = {
@@ -53,29 +62,26 @@ class FileDataset(Dataset):
         return {"name": self.name, "files": {k: str(v) for k, v in files.items() if v}}
 
     def validate(self) -> dict[EntityKind, int]:
-        """Parse every file and check ids are unique and every patient_id refers to a patient."""
-        patient_ids: set[int] = set()
+        """Parse every file; ids are unique per kind and every patient_id refers to a patient.
+        An error names the file and line the offending value was read from (for a patient_id
+        taken from the samples file, the samples file)."""
+        ids_of: dict[EntityKind, str] = {"patients": "patient_id", "diagnoses": "diagnosis_id",
+                                         "lab_results": "result_id", "variants": "variant_id"}
+        patients: dict[int, int] = {}
         counts: dict[EntityKind, int] = dict.fromkeys(ENTITY_KINDS, 0)
-        for n, p in enumerate(self.patients(), start=1):
-            if p.patient_id in patient_ids:
-                raise DataError(str(self.patients_file), None, "patient_id", f"duplicate patient_id {p.patient_id} (record {n})")
-            patient_ids.add(p.patient_id)
-        counts["patients"] = len(patient_ids)
-        checks: list[tuple[EntityKind, Path | None, str]] = [
-            ("diagnoses", self.diagnoses_file, "diagnosis_id"),
-            ("lab_results", self.lab_results_file, "result_id"),
-            ("variants", self.genomics, "variant_id"),
-        ]
-        for kind, path, id_field in checks:
-            seen: set[Any] = set()
-            for n, item in enumerate(self.stream(kind), start=1):
+        for kind in ENTITY_KINDS:
+            id_field = ids_of[kind]
+            seen: dict[Any, int] = patients if kind == "patients" else {}
+            name = str(self._file(kind))
+            label = "ID" if kind == "variants" else id_field
+            for line, item, source in self._located(kind):
                 key = getattr(item, id_field)
                 if key in seen:
-                    raise DataError(str(path), None, id_field, f"duplicate {id_field} {key} (record {n})")
-                seen.add(key)
-                pid = item.patient_id
-                if pid is not None and pid not in patient_ids:
-                    raise DataError(str(path), None, "patient_id",
-                                    f"record {n} ({id_field} {key}) refers to unknown patient {pid}")
+                    raise DataError(name, line, label, f"{key!r} repeated (first on line {seen[key]})")
+                seen[key] = line
+                pid = getattr(item, "patient_id", None) if kind != "patients" else None
+                if pid is not None and pid not in patients and source is not None:
+                    known = f"not in {self.patients_file}" if self.patients_file else "no patients file was given"
+                    raise DataError(source.file, source.line, source.field, f"unknown patient {pid} ({known})")
             counts[kind] = len(seen)
         return counts

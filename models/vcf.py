@@ -2,10 +2,18 @@
 
 `VcfDataset(path)` reads a VCF (plain or gzip/BGZF) record by record; nothing but the
 header and one record is held, plus the ids of the sites seen (to keep ids unique).
-Two readers give the same entities:
+
+Every value stored is read from the record's text by the rules of `models.validate` (the same
+rules as the CSV and JSON files and the query parameters); a reader only finds which samples
+carry an ALT allele, the costly part of a record with many samples:
 - `vcfpy` (pure Python, always installed);
 - `cyvcf2` (htslib, the `vcf-fast` extra, several times faster): used when installed.
   `MMBENCH_VCF_READER=vcfpy|cyvcf2` chooses one explicitly.
+A reader is asked about a record only after its text has passed the rules (cyvcf2 crashes
+the process on some malformed genotypes it fails to parse). Where a reader cannot read a
+record that the rules accept (each library has its own quirks), the carriers of that record
+(cyvcf2: of the rest of the file) are found from the text instead, so both readers accept and
+refuse the same files and give the same entities.
 
 Mapping (also in the README, "Real data"):
 - one Variant per site x alternate allele x sample whose genotype carries that allele;
@@ -13,21 +21,28 @@ Mapping (also in the README, "Real data"):
 - `variant_id`: the site's ID column when present (`-ALT` appended when the record lists
   several ALT alleles), else `CHROM-POS-REF-ALT`; then `:SAMPLE`, so it is unique per
   sample (`rs123:HG00098`, `2-10038-C-A:NA12878`). A site id repeated in the file is an error;
-- `genotype`: the allele letters of the call in GT order (`0/1`, REF A, ALT G -> `AG`;
-  `1|0` -> `GA`; haploid `1` -> `G`); `N` spells an allele with no letters (missing
-  `./1` -> `NG`, or symbolic like `<DEL>`);
+- `genotype`: the call's alleles in GT order, each spelled as the Variant's REF or ALT, or `N`
+  for any other allele: missing, symbolic (`<DEL>`), or another ALT of a multi-allelic site
+  (as `bcftools norm -m- --multi-overlaps .` writes it). `0/1`, REF A, ALT G -> `AG`;
+  `1|0` -> `GA`; haploid `1` -> `G`; `./1` -> `NG`; `1/2` (ALT G,T) -> `GN` and `NT`;
 - `quality`: the site's QUAL, else the sample's GQ, else 0; `depth`: the sample's DP,
   else the site's INFO/DP, else 0;
 - `patient_id`: each sample is a patient, `1,000,001 + its column index` among the samples;
   name = the sample name, age unknown = -1 (`UNKNOWN_AGE`, below every real age, so
   `age > n` excludes it for any n >= 0, as SQL's NULL would), sex unknown = `U`;
 - skipped, and counted in `describe()`: records on contigs outside 1-22, X, Y, MT (unplaced
-  and decoy contigs), and symbolic / breakend / `*` ALT alleles (no letters to store).
+  and decoy contigs), records whose REF is longer than `validate.ALLELE_MAX` bases, and ALT
+  alleles that are symbolic / breakends / `*` or longer than that (no letters to store).
 
-Bad input (a truncated gzip, a missing header, a malformed record, a genotype allele index
-beyond the ALT list) raises DataError naming file, line and problem. cyvcf2's own parse
-errors carry no detail, so the file is re-read with vcfpy up to the failing line to name
-the problem.
+Bad input is a DataError naming file, line and field: bytes that are not UTF-8, a truncated
+gzip, a missing or malformed header, a sample name that is repeated or not a name, a record
+whose number of columns is not the header's, a CHROM that is not a contig name, POS / QUAL /
+INFO/DP values and a carrier's GQ / DP that break the rules (ASCII digits, 64-bit range,
+position >= 1, depth >= 0, quality >= 0 and finite), a FORMAT that repeats a key or does not
+start with GT, a sample subfield that does not match the Type its ##FORMAT line declares
+(Integer, Float; text without control characters), a genotype that is not allele indexes
+separated by `/` or `|`, an allele index beyond the ALT list, REF or ALT not letters A, C, G,
+T, N, an ALT equal to REF or to another ALT, a variant id longer than allowed, a repeated site id.
 """
 
 from __future__ import annotations
@@ -37,31 +52,32 @@ import functools
 import gzip
 import importlib.util
 import io
-import itertools
 import os
+import re
 import warnings
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TypeVar
 
+from models import validate
 from models.dataset import Dataset
 from models.entities import Diagnosis, LabResult, Patient, Variant
-from models.errors import DataError, UsageError, first_line
-from models.readers import Field, convert
+from models.errors import DataError, UsageError
+from models.readers import convert
 
 VCF_FIRST_PATIENT_ID = 1_000_001
-UNKNOWN_AGE = -1
+UNKNOWN_AGE = validate.UNKNOWN_AGE
 UNKNOWN_SEX = "U"
 READERS = ("vcfpy", "cyvcf2")
 READER_ENV = "MMBENCH_VCF_READER"
 FIXED_COLUMNS = ("#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
 NOT_CARRIERS = frozenset({"0/0", "0|0", "./.", ".|.", "0", "."})  # fast path: no allele to check
 GZIP_DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error)
-INT32_MISSING = (-(2**31), -(2**31) + 1)  # htslib's missing and vector-end markers
+T = TypeVar("T")
 
 
 def default_reader() -> str:
@@ -85,139 +101,201 @@ def one_thousand_genomes_path() -> Path:
 
 # ---------------------------------------------------------------- lines and header
 
+MAX_LINE_BYTES = 64 << 20
+CONTIG = re.compile(r"[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*")  # VCF 4.3, 1.4.7
+_META_FIELD = re.compile(r'([A-Za-z]+)=("(?:[^"\\]|\\.)*"|[^,>]*)')
+FORMAT_KEY = re.compile(r"[A-Za-z_][0-9A-Za-z_.]*")
+_GT = r"(?:0|[1-9][0-9]{0,8}|\.)(?:[/|](?:0|[1-9][0-9]{0,8}|\.))*"  # no leading zeros, at most 9 digits
+
+
+# A FORMAT subfield by its declared Type: one value or a comma-separated list, "." for missing. Each
+# alternative that matches is the longest (a delimiter must follow), so the lists are possessive
+# (`*+`: no backtracking bookkeeping, a third faster over 629 samples).
+_FLOAT = rf"{validate._NUM_TEXT.pattern}|[+-]?(?:[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?)|\."
+_VALUE = {
+    "Integer": r"(?:[+-]?[0-9]+|\.)(?:,(?:[+-]?[0-9]+|\.))*+",
+    "Float": rf"(?:{_FLOAT})(?:,(?:{_FLOAT}))*+",
+}
+_STRING = r"[^\t:\x00-\x1f\x7f]*+"  # String, Character and undeclared keys: no control characters
+_WHAT = {"GT": "a genotype (allele indexes separated by / or |)", "Integer": "integers or .", "Float": "numbers or ."}
+
+
+def _gt_pattern(alts: int) -> str:
+    """A GT whose allele indexes are within 0..alts (so no reader need be trusted with one beyond:
+    htslib keeps them in 16 bits), or `.`, separated by / or |. Beyond 9 ALTs: carriers checked one by one."""
+    index = f"[0-{alts}]" if alts <= 9 else f"0|[1-9][0-9]{{0,{len(str(alts)) - 1}}}"
+    return rf"(?:{index}|\.)(?:[/|](?:{index}|\.))*+"
+
+
+def _subfield(key: str, types: Mapping[str, str], alts: int) -> str:
+    return _gt_pattern(alts) if key == "GT" else _VALUE.get(types.get(key, "String"), _STRING)
+
+
+@functools.lru_cache(maxsize=256)
+def samples_pattern(format_text: str, types: tuple[tuple[str, str], ...], alts: int) -> re.Pattern[str]:
+    """All sample columns of a record at once: each subfield by the Type the header declares for it
+    (GT: allele indexes within the record's ALT count). A reader is then never handed a value it
+    fails to parse (cyvcf2 crashes the process on some such failures: a malformed value on a
+    contig the header does not declare). Trailing subfields may be dropped (VCF 4.3, 1.6.2)."""
+    declared = dict(types)
+    pattern = ""
+    for key in reversed(format_text.split(":")):
+        sub = _subfield(key, declared, alts)
+        pattern = f"{sub}(?::{pattern})?" if pattern else sub
+    return re.compile(rf"{pattern}(?:\t{pattern})*")
+
+
 @dataclass(frozen=True)
 class VcfHeader:
     lines: tuple[str, ...]  # the meta lines and the #CHROM line
     samples: tuple[str, ...]
+    format_types: tuple[tuple[str, str], ...] = ()  # (ID, Type) of each ##FORMAT line
+
+    @staticmethod
+    def declared_formats(meta: list[str]) -> tuple[tuple[str, str], ...]:
+        """(ID, Type) of the ##FORMAT lines (the last one wins, as in htslib)."""
+        out: dict[str, str] = {}
+        for line in meta:
+            if line.startswith("##FORMAT=<"):
+                fields = dict(m.groups() for m in _META_FIELD.finditer(line[len("##FORMAT=<"):]))
+                if "ID" in fields:
+                    out[fields["ID"]] = fields.get("Type", "String")
+        return tuple(out.items())
+
+    @property
+    def has_format(self) -> bool:
+        return len(self.lines[-1].split("\t")) > 8
+
+    def column(self, index: int) -> str:
+        """The name of column `index` of a record, as the field of an error."""
+        if index < 8:
+            return FIXED_COLUMNS[index].lstrip("#")
+        if index == 8:
+            return "FORMAT"
+        if index - 9 < len(self.samples):
+            return f"sample {self.samples[index - 9]}"
+        return f"(column {index + 1})"
 
 
-@contextlib.contextmanager
-def _open_text(path: Path) -> Iterator[TextIO]:
+class _BadBytes(Exception):
+    """A line that is not UTF-8 (turned into a DataError where the header is known)."""
+
+    def __init__(self, line: int, raw: bytes, start: int) -> None:
+        self.line, self.raw, self.start = line, raw, start
+
+
+def _open_binary(path: Path) -> Any:
     try:
         with path.open("rb") as raw:
             gzipped = raw.read(2) == b"\x1f\x8b"
-        fh = gzip.open(path, "rt", encoding="utf-8") if gzipped else path.open(encoding="utf-8")
+        return gzip.open(path, "rb") if gzipped else path.open("rb")
     except OSError as exc:
         raise DataError(str(path), None, None, exc.strerror or str(exc)) from None
-    with fh:
-        yield fh  # type: ignore[misc]
 
 
 def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text without its line break); gzip and encoding damage become DataErrors."""
+    """(line number, text without its line break): strict UTF-8 per line (so the number is exact);
+    gzip damage becomes a DataError, bytes that are not UTF-8 a _BadBytes."""
     number = 0
-    with _open_text(path) as fh:
+    with _open_binary(path) as fh:
         try:
-            for line in fh:
+            while raw := fh.readline(MAX_LINE_BYTES):
                 number += 1
+                if len(raw) >= MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                    raise DataError(str(path), number, "(record)", f"line longer than {MAX_LINE_BYTES >> 20} MiB")
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise _BadBytes(number, raw, exc.start) from None
                 yield number, line.rstrip("\r\n")
         except GZIP_DAMAGE as exc:
-            raise _gzip_damage(path, number + 1, exc) from None
-        except UnicodeDecodeError:
-            raise DataError(str(path), number + 1, None, "not UTF-8 text") from None
+            raise DataError(str(path), number + 1, "(record)", f"truncated or corrupt gzip data ({exc})") from None
 
 
-def _gzip_damage(path: Path, line: int, exc: BaseException) -> DataError:
-    return DataError(str(path), line, None, f"truncated or corrupt gzip data ({exc})")
-
-
-def _check_gzip(path: Path) -> None:
-    """Decompress the whole file (at C speed, counting lines); DataError at the line where it breaks."""
-    with _open_text(path) as fh:
-        raw = getattr(fh, "buffer", None)
-        if not isinstance(raw, gzip.GzipFile):
-            return
-        lines = 0
-        try:
-            while chunk := raw.read1(1 << 16):  # read1: what is decompressed so far, not lost on error
-                lines += chunk.count(b"\n")
-        except GZIP_DAMAGE as exc:
-            raise _gzip_damage(path, lines + 1, exc) from None
+def _bad_bytes(name: str, header: VcfHeader | None, bad: _BadBytes) -> DataError:
+    text = bad.raw[: bad.start].decode("utf-8")
+    field = header.column(text.count("\t")) if header is not None else "(header)"
+    return DataError(name, bad.line, field, f"bytes that are not UTF-8 ({bad.raw[bad.start:bad.start + 4]!r}...)")
 
 
 def _take_header(name: str, lines: Iterator[tuple[int, str]]) -> VcfHeader:
     """Consume the header from `lines`: `##fileformat=VCF...` first, meta lines, the #CHROM line."""
     meta: list[str] = []
-    for number, line in lines:
-        if number == 1 and not line.startswith("##fileformat=VCF"):
-            raise DataError(name, 1, None, "missing header: a VCF file starts with a ##fileformat=VCFv4.x line")
-        if line.startswith("##"):
-            meta.append(line)
-            continue
-        if not line.startswith("#CHROM"):
-            raise DataError(name, number, None, "missing header: expected the #CHROM line before the first record")
-        columns = line.split("\t")
-        if tuple(columns[:8]) != FIXED_COLUMNS or len(columns) == 9 or (len(columns) > 9 and columns[8] != "FORMAT"):
-            raise DataError(name, number, None, "malformed #CHROM line: expected the tab-separated columns "
-                                                "#CHROM POS ID REF ALT QUAL FILTER INFO [FORMAT SAMPLE...]")
-        samples = columns[9:]
-        seen: set[str] = set()
-        for sample in samples:
-            if not sample.strip() or sample in seen:
-                raise DataError(name, number, None, f"sample name {sample!r} is empty or repeated")
-            seen.add(sample)
-        return VcfHeader((*meta, line), tuple(samples))
-    raise DataError(name, 1, None, "missing header: the file is empty")
-
-
-# ---------------------------------------------------------------- sites: what a reader yields
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """A sample's call carrying at least one allele index other than 0 (REF)."""
-
-    sample: int  # column index among the samples
-    alleles: tuple[int | None, ...]  # GT allele indexes in GT order; None = missing
-    gq: Any
-    dp: Any
-
-
-@dataclass(slots=True)
-class Site:
-    """One VCF record as read, values not yet checked; only the carrying calls."""
-
-    line: int
-    chrom: str
-    pos: Any
-    ids: str | None
-    ref: str
-    alts: list[str]
-    qual: Any
-    info_dp: Any
-    calls: list[Call]
-
-
-class _HtslibFailure(DataError):
-    """cyvcf2 (htslib) could not read a record; its message has no detail."""
-
-
-SiteReader = Callable[[str, VcfHeader, Iterator[tuple[int, str]]], Iterator[Site]]
-
-
-def _vcfpy_sites(name: str, header: VcfHeader, lines: Iterator[tuple[int, str]]) -> Iterator[Site]:
-    import vcfpy
-
-    lint = vcfpy.exceptions.VCFPyWarning
     try:
-        with _silenced(lint):
-            reader = vcfpy.Reader.from_stream(io.StringIO("\n".join(header.lines) + "\n"), path=name)
-    except (ValueError, vcfpy.exceptions.VCFPyException) as exc:
-        raise DataError(name, None, None, f"malformed header: {first_line(exc)}") from None
-    parse = reader.parser.parse_line
-    for number, line in lines:
+        for number, line in lines:
+            if number == 1 and not line.startswith("##fileformat=VCF"):
+                raise DataError(name, 1, "(header)", "missing header: a VCF file starts with a ##fileformat=VCFv4.x line")
+            if line.startswith("##"):
+                meta.append(line)
+                continue
+            if not line.startswith("#CHROM"):
+                raise DataError(name, number, "(header)", "missing header: expected the #CHROM line before the first record")
+            columns = line.split("\t")
+            if tuple(columns[:8]) != FIXED_COLUMNS or len(columns) == 9 or (len(columns) > 9 and columns[8] != "FORMAT"):
+                raise DataError(name, number, "(header)", "malformed #CHROM line: expected the tab-separated columns "
+                                                          "#CHROM POS ID REF ALT QUAL FILTER INFO [FORMAT SAMPLE...]")
+            samples = columns[9:]
+            seen: set[str] = set()
+            for i, sample in enumerate(samples):
+                try:
+                    validate.name(sample)
+                except ValueError as exc:
+                    raise DataError(name, number, "(header)", f"sample name {i + 1}: {exc}") from None
+                if sample in seen:
+                    raise DataError(name, number, "(header)", f"sample name {sample!r} is repeated")
+                if sample != sample.strip():
+                    raise DataError(name, number, "(header)", f"sample name {sample!r} has blanks around it")
+                seen.add(sample)
+            return VcfHeader((*meta, line), tuple(samples), VcfHeader.declared_formats(meta))
+    except _BadBytes as bad:
+        raise _bad_bytes(name, None, bad) from None
+    raise DataError(name, 1, "(header)", "missing header: the file is empty")
+
+
+# ---------------------------------------------------------------- readers: which samples carry an ALT allele
+
+Carriers = list[int] | None  # sample column indexes; None: the reader could not read the record
+
+
+class CarrierReader:
+    """Which samples of a record carry an ALT allele. `carriers(index, line)` is asked only for a
+    record whose text the rules have accepted, in file order (record `index`, 0-based, is `line`),
+    and every earlier record has been accepted too: a reader never parses a record the rules refuse
+    (cyvcf2 crashes the process on some malformed genotypes)."""
+
+    def __init__(self, name: str, header: VcfHeader) -> None:
+        self.name, self.header = name, header
+
+    def carriers(self, index: int, line: str) -> Carriers:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _VcfpyCarriers(CarrierReader):
+    def __init__(self, name: str, header: VcfHeader) -> None:
+        super().__init__(name, header)
+        import vcfpy
+
+        self.lint = vcfpy.exceptions.VCFPyWarning
         try:
-            if not line.strip():
-                raise ValueError("empty line")
-            with _silenced(lint):
-                record = parse(line)
-            calls = [Call(index, tuple(call.gt_alleles), call.data.get("GQ"), call.data.get("DP"))
-                     for index, call in enumerate(record.calls or ())
-                     if call.data.get("GT") not in NOT_CARRIERS and any(call.gt_alleles or ())]
-            alts = [alt.serialize() for alt in record.ALT]
-        except (ValueError, TypeError, IndexError, KeyError, vcfpy.exceptions.VCFPyException) as exc:
-            raise DataError(name, number, None, f"malformed record: {first_line(exc)}") from None
-        yield Site(number, record.CHROM, record.POS, ";".join(record.ID) or None, record.REF, alts,
-                   record.QUAL, record.INFO.get("DP"), calls)
+            with _silenced(self.lint):
+                reader = vcfpy.Reader.from_stream(io.StringIO("\n".join(header.lines) + "\n"), path=name)
+            self.parse: Callable[[str], Any] | None = reader.parser.parse_line
+        except Exception:  # noqa: BLE001 - a header vcfpy cannot read: the carriers come from the text
+            self.parse = None
+
+    def carriers(self, index: int, line: str) -> Carriers:
+        if self.parse is None:
+            return None
+        try:
+            with _silenced(self.lint):
+                record = self.parse(line)
+            return [i for i, call in enumerate(record.calls or ())
+                    if call.data.get("GT") not in NOT_CARRIERS and any(call.gt_alleles or ())]
+        except Exception:  # noqa: BLE001 - vcfpy's quirks are not the rules: the carriers come from the text
+            return None
 
 
 @contextlib.contextmanager
@@ -228,180 +306,245 @@ def _silenced(category: type[Warning]) -> Iterator[None]:
         yield
 
 
-def _cyvcf2_sites(name: str, header: VcfHeader, _lines: Iterator[tuple[int, str]]) -> Iterator[Site]:
-    import cyvcf2
+class _Cyvcf2Carriers(CarrierReader):
+    """htslib reads the file itself, opened at the first question and advanced record by record
+    as asked; each record is matched to its text (CHROM and POS must agree). From the first
+    record htslib cannot read, the carriers come from the text."""
 
-    if "CYVCF2_HTSLIB_LOG_LEVEL" not in os.environ:  # htslib's stderr lines would break the one-line errors
-        cyvcf2.cyvcf2.set_htslib_log_level(0)
-    first = len(header.lines) + 1  # htslib rejects empty lines, so record k is on line first + k
-    try:
-        vcf = cyvcf2.VCF(name)
-    except OSError as exc:
-        raise _HtslibFailure(name, first, None, f"htslib could not open the file ({exc})") from None
-    records = iter(vcf)
-    try:
-        for number in itertools.count(first):
-            try:
-                record = next(records)
-                site = _cyvcf2_site(number, record)
-            except StopIteration:
-                return
-            except Exception as exc:  # noqa: BLE001 - htslib's errors are plain Exceptions
-                raise _HtslibFailure(name, number, None, f"htslib could not read the record ({first_line(exc)})") from None
-            yield site
-    finally:
-        vcf.close()
+    def __init__(self, name: str, header: VcfHeader) -> None:
+        super().__init__(name, header)
+        self.vcf: Any = None
+        self.records: Any = None
+        self.read = 0  # records htslib has parsed
+        self.failed = False
 
+    def carriers(self, index: int, line: str) -> Carriers:
+        if self.failed:
+            return None
+        try:
+            if self.vcf is None:
+                self._open()
+            record = None
+            while self.read <= index:
+                record = next(self.records)
+                self.read += 1
+            chrom, _, rest = line.partition("\t")
+            if record is None or record.CHROM != chrom or str(record.POS) != rest.partition("\t")[0]:
+                raise ValueError("out of step with the text")
+            genotypes = record.genotype.array() if record.genotype is not None else None
+            if genotypes is None or not len(genotypes):
+                return []
+            return self.np.flatnonzero((genotypes[:, :-1] > 0).any(axis=1)).tolist()
+        except Exception:  # noqa: BLE001 - htslib's errors are plain Exceptions; from here on, the text
+            self.failed = True
+            return None
 
-def _cyvcf2_site(number: int, record: Any) -> Site:
-    import numpy as np
+    def _open(self) -> None:
+        import cyvcf2
+        import numpy as np
 
-    calls: list[Call] = []
-    genotypes = record.genotype.array() if record.genotype is not None else None
-    if genotypes is not None and len(genotypes):
-        alleles = genotypes[:, :-1]  # the last column is the phased flag
-        carriers = np.flatnonzero((alleles > 0).any(axis=1) | (alleles < -2).any(axis=1))
-        if len(carriers):
-            calls = [Call(i, tuple(None if a == -1 else a for a in gt if a != -2), gq, dp)
-                     for i, gt, gq, dp in zip(carriers.tolist(), alleles[carriers].tolist(),
-                                              _format_values(record, "GQ", carriers),
-                                              _format_values(record, "DP", carriers), strict=True)]
-    qual = None if record.QUAL is None else _exact(record.QUAL)
-    return Site(number, record.CHROM, record.POS, record.ID, record.REF, list(record.ALT), qual,
-                record.INFO.get("DP"), calls)
+        self.np = np
+        if "CYVCF2_HTSLIB_LOG_LEVEL" not in os.environ:  # htslib's stderr lines would break the one-line errors
+            cyvcf2.cyvcf2.set_htslib_log_level(0)
+        self.vcf = cyvcf2.VCF(self.name)
+        self.records = iter(self.vcf)
 
-
-@functools.lru_cache(maxsize=1 << 16)
-def _exact(value: Any) -> float:
-    """htslib keeps floats in 32 bits: the shortest decimal that is the same float32 (46.99, not 46.9900017)."""
-    import numpy as np
-
-    return float(str(np.float32(value)))
+    def close(self) -> None:
+        if self.vcf is not None:
+            self.vcf.close()
 
 
-def _format_values(record: Any, key: str, rows: Any) -> list[Any]:
-    """The FORMAT values of `key` of the samples `rows` (None where absent or missing)."""
-    try:
-        values = record.format(key)
-    except KeyError:  # not declared in the header
-        values = None
-    if values is None:
-        return [None] * len(rows)
-    column = (values[rows, 0] if values.ndim == 2 else values[rows]).tolist()
-    kind = values.dtype.kind
-    if kind == "f":
-        return [None if x != x else _exact(x) for x in column]
-    if kind in "iu":
-        return [None if x in INT32_MISSING else x for x in column]
-    texts = (x.decode() if isinstance(x, bytes) else str(x) for x in column)
-    return [None if t in ("", ".") else t for t in texts]
-
-
-SITE_READERS: dict[str, SiteReader] = {"vcfpy": _vcfpy_sites, "cyvcf2": _cyvcf2_sites}
+CARRIER_READERS: dict[str, type[CarrierReader]] = {"vcfpy": _VcfpyCarriers, "cyvcf2": _Cyvcf2Carriers}
 
 
 # ---------------------------------------------------------------- the mapping
-
-def _scalar(value: Any) -> Any:
-    """A one-element list (an undeclared FORMAT/INFO field) as its element."""
-    return value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
-
-
-def _at_least(low: float, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        out = func(_scalar(value))
-        if out < low:
-            raise ValueError(f"{out} is less than {low}")
-        return out
-    return check
-
-
-_QUALITY = _at_least(0, Field.number)
-_DEPTH = _at_least(0, Field.integer)
-_POSITION = _at_least(1, Field.integer)
-
-
-def _quality(name: str, line: int, field: str, value: Any) -> float:
-    """A non-negative finite number; values the reader already typed skip the conversion."""
-    if (type(value) is float or type(value) is int) and 0 <= value < float("inf"):
-        return float(value)
-    return convert(name, line, field, _QUALITY, value)
-
-
-def _depth(name: str, line: int, field: str, value: Any) -> int:
-    if type(value) is int and value >= 0:
-        return value
-    return convert(name, line, field, _DEPTH, value)
-
 
 def _symbolic(alt: str) -> bool:
     """`<DEL>`, `*`, breakends like `G]2:421681]`: alleles without letters to store."""
     return alt.startswith(("<", "*", ".")) or "[" in alt or "]" in alt
 
 
+def _alleles(gt: str) -> list[int | None]:
+    return [None if a == "." else int(a) for a in re.split(r"[/|]", gt)]
+
+
 @dataclass
 class _Mapper:
-    """Turns Sites into Variants; remembers the site ids already used (ids must stay unique)."""
+    """Turns records (their text and carriers) into Variants; remembers the site ids already used."""
 
     name: str
-    samples: tuple[str, ...]
+    header: VcfHeader
     used: dict[str, int] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
+    known: dict[tuple[Callable[[str], Any], str], Any] = field(default_factory=dict)
+    """Values already converted by a rule (GQ and DP texts repeat across samples and records)."""
 
-    def variants(self, site: Site) -> Iterator[Variant]:
-        name, line = self.name, site.line
-        try:
-            chromosome = Field.chromosome(site.chrom)
-        except ValueError:
-            self.skipped["records on other contigs"] += 1
-            return
-        position = convert(name, line, "POS", _POSITION, site.pos)
-        ref = convert(name, line, "REF", Field.allele, site.ref)
+    def error(self, line: int, field_: str, problem: str) -> DataError:
+        return DataError(self.name, line, field_, problem)
+
+    def rule(self, line: int, field_: str, func: Callable[[str], T], text: str) -> T:
+        """`func(text)` for a number column: no blanks around it (VCF columns have none)."""
+        if text != text.strip():
+            raise self.error(line, field_, f"{validate.show(text)} has blanks around it")
+        return convert(self.name, line, field_, func, text)
+
+    def variants(self, line: int, text: str, index: int, reader: CarrierReader) -> Iterator[Variant]:
+        """The Variants of record `index` (0-based), `text` on `line`; `reader` is asked for its
+        carriers once the record's text has passed the rules."""
+        cols = text.split("\t", 9)
+        samples = self.header.samples
+        width = 8 if not self.header.has_format else 9 + len(samples)
+        count = len(cols) if len(cols) < 10 else 9 + cols[9].count("\t") + 1
+        if not text.strip():
+            raise self.error(line, "(record)", "malformed record: empty line")
+        if count != width:
+            what = self.header.column(min(count, width)) if count < width else f"(column {width + 1})"
+            raise self.error(line, what, f"malformed record: {count} columns, the header has {width}")
+        chrom, pos_text, ids, ref_text, alt_text, qual_text, _filter, info = cols[:8]
+        if not CONTIG.fullmatch(chrom):
+            raise self.error(line, "CHROM", f"{validate.show(chrom)} is not a contig name")
+        position = self.rule(line, "POS", validate.position, pos_text)
+        if ids != ".":
+            for one in ids.split(";"):
+                if not one or one != one.strip() or " " in one:
+                    raise self.error(line, "ID", f"{validate.show(ids)} is not ';'-separated ids without blanks")
+            convert(self.name, line, "ID", validate.variant_id, ids)
+        ref = convert(self.name, line, "REF", _letters, ref_text)
+        alt_texts = [] if alt_text == "." else alt_text.split(",")
+        qual = None if qual_text == "." else self.rule(line, "QUAL", validate.quality, qual_text)
+        info_dp = self._info_dp(line, info)
+        sample_text = ""
+        if width > 8:
+            format_text = cols[8]
+            keys = format_text.split(":")
+            if format_text != "." and (any(not FORMAT_KEY.fullmatch(k) for k in keys) or len(set(keys)) != len(keys)
+                                       or ("GT" in keys and keys[0] != "GT")):
+                raise self.error(line, "FORMAT", f"{validate.show(format_text)} is not ':'-separated keys, "
+                                                 "each once, GT first")
+            sample_text = cols[9]
+            if not samples_pattern(format_text, self.header.format_types, len(alt_texts)).fullmatch(sample_text):
+                self._bad_sample(line, keys, sample_text.split("\t"), len(alt_texts))
         alts: list[str | None] = []
-        for alt in site.alts:
+        for alt in alt_texts:
             if _symbolic(alt):
                 self.skipped["symbolic ALT alleles"] += 1
                 alts.append(None)
                 continue
-            alt = convert(name, line, "ALT", Field.allele, alt)
+            alt = convert(self.name, line, "ALT", _letters, alt)
             if alt == ref or alt in alts:
-                raise DataError(name, line, "ALT", f"allele {alt!r} repeats REF or another ALT")
+                raise self.error(line, "ALT", f"allele {alt!r} repeats REF or another ALT")
+            if len(alt) > validate.ALLELE_MAX:
+                self.skipped[f"ALT alleles longer than {validate.ALLELE_MAX} bases"] += 1
+                alts.append(None)
+                continue
             alts.append(alt)
-        keys = {index: self._site_key(site, chromosome, position, ref, alt)
-                for index, alt in enumerate(alts, start=1) if alt is not None}
-        qual = None if site.qual is None else _quality(name, line, "QUAL", site.qual)
-        info_dp = None if site.info_dp is None else _depth(name, line, "INFO/DP", site.info_dp)
-        letters = [ref, *(alt or "N" for alt in alts)]
-        for call in site.calls:
-            sample = self.samples[call.sample]
-            for a in call.alleles:
-                if a is not None and not 0 <= a <= len(alts):
-                    raise DataError(name, line, f"GT of sample {sample}",
-                                    f"allele index {a} is out of range: the record has {len(alts)} ALT allele(s)")
-            genotype = "".join("N" if a is None else letters[a] for a in call.alleles)
-            if qual is not None:
-                quality = qual
-            elif call.gq is not None:
-                quality = _quality(name, line, f"GQ of sample {sample}", call.gq)
-            else:
-                quality = 0.0
-            if call.dp is not None:
-                depth = _depth(name, line, f"DP of sample {sample}", call.dp)
+        try:
+            chromosome = validate.chromosome(chrom)
+        except ValueError:
+            self.skipped["records on other contigs"] += 1
+            return
+        if len(ref) > validate.ALLELE_MAX:
+            self.skipped[f"records with REF longer than {validate.ALLELE_MAX} bases"] += 1
+            return
+        if width == 8 or not cols[8].startswith("GT"):
+            return
+        columns = sample_text.split("\t")
+        carriers = reader.carriers(index, text)
+        if carriers is None:
+            carriers = [i for i, col in enumerate(columns) if any(_alleles(col.partition(":")[0]))]
+        if not carriers:
+            return
+        keys = cols[8].split(":")
+        gq_at = keys.index("GQ") if "GQ" in keys else None
+        dp_at = keys.index("DP") if "DP" in keys else None
+        keyed = {index: self._site_key(line, ids, len(alt_texts), chromosome, position, ref, alt)
+                 for index, alt in enumerate(alts, start=1) if alt is not None}
+        for i in carriers:
+            sample = samples[i]
+            values = columns[i].split(":")
+            alleles = _alleles(values[0])
+            for a in alleles:
+                if a is not None and a > len(alts):
+                    raise self.error(line, f"GT of sample {sample}",
+                                     f"allele index {a} is out of range: the record has {len(alts)} ALT allele(s)")
+            gq = values[gq_at] if gq_at is not None and gq_at < len(values) and values[gq_at] != "." else None
+            dp = values[dp_at] if dp_at is not None and dp_at < len(values) and values[dp_at] != "." else None
+            sample_gq = None if gq is None else self.value(line, f"GQ of sample {sample}", validate.quality, gq)
+            quality = qual if qual is not None else sample_gq if sample_gq is not None else 0.0
+            if dp is not None:
+                depth = self.value(line, f"DP of sample {sample}", validate.depth, dp)
             else:
                 depth = 0 if info_dp is None else info_dp
-            for index in sorted({a for a in call.alleles if a and a in keys}):
-                yield Variant(f"{keys[index]}:{sample}", chromosome, position, ref, letters[index],
-                              genotype, quality, depth, VCF_FIRST_PATIENT_ID + call.sample)
+            for allele in sorted({a for a in alleles if a and a in keyed}):
+                alt = alts[allele - 1]
+                genotype = "".join(ref if a == 0 else alt if a == allele else "N" for a in alleles)
+                variant_id = f"{keyed[allele]}:{sample}"
+                # Their parts obey the rules already (letters, a name, an id): only the length is left to check.
+                if len(genotype) > validate.MAX_CHARS["genotype"]:
+                    convert(self.name, line, f"GT of sample {sample}", validate.genotype_letters, genotype)
+                if len(variant_id) > validate.MAX_CHARS["variant_id"]:
+                    convert(self.name, line, "ID", validate.variant_id, variant_id)
+                yield Variant(variant_id, chromosome, position, ref, alt, genotype, quality, depth,
+                              VCF_FIRST_PATIENT_ID + i)
 
-    def _site_key(self, site: Site, chromosome: str, position: int, ref: str, alt: str) -> str:
-        if site.ids:
-            key = site.ids if len(site.alts) == 1 else f"{site.ids}-{alt}"
+    def value(self, line: int, field_: str, rule: Callable[[str], T], text: str) -> T:
+        """`rule(text)` for a sample's subfield, remembered: the same texts recur thousands of times."""
+        key = (rule, text)
+        try:
+            return self.known[key]
+        except KeyError:
+            pass
+        out = self.rule(line, field_, rule, text)
+        if len(self.known) > 10_000:
+            self.known.clear()
+        self.known[key] = out
+        return out
+
+    def _info_dp(self, line: int, info: str) -> int | None:
+        found = None
+        if "DP=" in info:
+            for item in info.split(";"):
+                if item.startswith("DP="):
+                    if found is not None:
+                        raise self.error(line, "INFO/DP", "repeated")
+                    found = self.rule(line, "INFO/DP", validate.depth, item[3:])
+        return found
+
+    def _bad_sample(self, line: int, keys: list[str], columns: list[str], alts: int) -> None:
+        """Name the sample and subfield that broke the rules (the pattern over all samples did not match)."""
+        types = dict(self.header.format_types)
+        for i, col in enumerate(columns):
+            sample = self.header.samples[i]
+            values = col.split(":")
+            if len(values) > len(keys):
+                raise self.error(line, f"sample {sample}", f"{validate.show(col)} has more subfields than FORMAT")
+            for key, value in zip(keys, values):
+                if key == "GT" and re.fullmatch(_GT, value):
+                    beyond = [a for a in _alleles(value) if a is not None and a > alts]
+                    if beyond:
+                        raise self.error(line, f"GT of sample {sample}",
+                                         f"allele index {beyond[0]} is out of range: the record has {alts} ALT allele(s)")
+                if not re.fullmatch(_subfield(key, types, alts), value):
+                    what = _WHAT.get("GT" if key == "GT" else types.get(key, "String"), "text without control characters")
+                    raise self.error(line, f"{key} of sample {sample}", f"{validate.show(value)} is not {what}")
+        raise self.error(line, "(record)", "malformed sample columns")  # pragma: no cover - the pattern and the scan agree
+
+    def _site_key(self, line: int, ids: str, n_alts: int, chromosome: str, position: int, ref: str, alt: str) -> str:
+        if ids != ".":
+            key = ids if n_alts == 1 else f"{ids}-{alt}"
         else:
             key = f"{chromosome}-{position}-{ref}-{alt}"
-        first = self.used.setdefault(key, site.line)
-        if first != site.line:
-            raise DataError(self.name, site.line, "ID", f"site {key!r} already appears on line {first}")
+        first = self.used.setdefault(key, line)
+        if first != line:
+            raise self.error(line, "ID", f"site {key!r} already appears on line {first}")
         return key
+
+
+def _letters(text: str) -> str:
+    """REF and ALT: letters A, C, G, T, N of any length (long ones are skipped, not refused)."""
+    if not validate._ALLELE.fullmatch(text):
+        raise ValueError(f"{validate.show(text)} is not an allele (letters A, C, G, T, N)")
+    return text.upper()
 
 
 # ---------------------------------------------------------------- the data set
@@ -432,29 +575,18 @@ class VcfDataset(Dataset):
         return iter(())
 
     def variants(self) -> Iterator[Variant]:
-        try:
-            yield from self._variants(self.reader)
-        except _HtslibFailure as failure:
-            self._explain(failure)
-            raise
-
-    def _variants(self, reader: str, until_line: int | None = None) -> Iterator[Variant]:
         name = str(self.path)
-        with contextlib.closing(_numbered_lines(self.path)) as lines:
-            header = _take_header(name, lines)
-            mapper = _Mapper(name, header.samples)
-            for site in SITE_READERS[reader](name, header, lines):
-                yield from mapper.variants(site)
-                if until_line is not None and site.line >= until_line:
-                    return
+        header: VcfHeader | None = None
+        try:
+            with contextlib.closing(_numbered_lines(self.path)) as lines:
+                header = _take_header(name, lines)
+                mapper = _Mapper(name, header)
+                with contextlib.closing(CARRIER_READERS[self.reader](name, header)) as reader:
+                    for index, (number, text) in enumerate(lines):
+                        yield from mapper.variants(number, text, index, reader)
+        except _BadBytes as bad:
+            raise _bad_bytes(name, header, bad) from None
         self.skipped = dict(mapper.skipped)
-
-    def _explain(self, failure: _HtslibFailure) -> None:
-        """Name the problem cyvcf2 failed on: re-read with vcfpy up to its line, then check the gzip stream
-        (htslib decompresses ahead, so it meets a truncation some lines before the text ends)."""
-        for _ in self._variants("vcfpy", until_line=failure.line):
-            pass
-        _check_gzip(self.path)
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "files": {"vcf": str(self.path)}, "reader": self.reader}

@@ -53,7 +53,7 @@ def test_bad_csv_loads_nothing(run, tmp_path: Path) -> None:
                    "1,1,100,A,G,AG,30,40\n2,1,1oo,C,T,CT,30,40\n")
     done = run("load", "--backend", "sqlite", "--csv", str(bad))
     assert done.returncode != 0
-    assert done.stderr.strip() == f"mmbench: {bad}:3: field Position: '1oo' is not an integer"
+    assert done.stderr.strip() == f"mmbench: {bad}:3: field Position: '1oo' is not an integer (ASCII digits, optional sign)"
     after = run("query", "all_variants", "--backend", "sqlite", "--json")
     assert len(json.loads(after.stdout)) == 10  # the seed is still there, untouched
 

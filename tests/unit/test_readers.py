@@ -42,7 +42,7 @@ def test_optional_patient_column(tmp_path: Path) -> None:
     ("1,1,5,A,T,AT,thirty,50\n", 2, "Quality", "not a number"),
     ("1,1,5,A,T,AT,30,5.5\n", 2, "Depth", "not an integer"),
     ("1,1,5,A,A,AA,30,50\n", 2, "Alternate_Allele", "equals the reference"),
-    ("1,1,5,A,T,AT,30,50\n1,2,6,C,G,CG,30,50\n", 3, "ID", "duplicate"),
+    ("1,1,5,A,T,AT,30,50\n1,2,6,C,G,CG,30,50\n", 3, "ID", "'1' repeated (first on line 2)"),
     ("1,1,5,Z,T,ZT,30,50\n", 2, "Reference_Allele", "not an allele"),
 ])
 def test_malformed_rows_name_file_line_field(tmp_path: Path, body: str, line: int, field: str, problem: str) -> None:
@@ -63,7 +63,7 @@ def test_missing_column(tmp_path: Path) -> None:
 
 def test_short_row(tmp_path: Path) -> None:
     path = write(tmp_path, HEADER + "1,1,5,A\n")
-    with pytest.raises(DataError, match=r"g.csv:2: expected 8 columns"):
+    with pytest.raises(DataError, match=r"g.csv:2: field Alternate_Allele: missing: the row has 4 of the header's 8 columns"):
         list(read_genomics_csv(path))
 
 
@@ -72,7 +72,7 @@ def test_json_errors_name_line_and_field(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"p.json:3: field age: 'old' is not an integer"):
         list(read_patients_json(path))
     bad = write(tmp_path, '[{"patient_id": 1,, }]', "bad.json")
-    with pytest.raises(DataError, match=r"bad.json:1: invalid JSON"):
+    with pytest.raises(DataError, match=r"bad.json:1: field \(object\): invalid JSON: Expecting property name"):
         list(read_patients_json(bad))
 
 
