@@ -8,12 +8,12 @@ first batch and after the last kind (e.g. dropping indexes, commit, statistics).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from backends.base import Backend, LoadEvent
+from bench.timing import wall_clock
 from models.dataset import ENTITY_KINDS, Dataset, EntityKind
 
 
@@ -64,7 +64,7 @@ def timed_load(backend: Backend, data: Dataset, *, batch_size: int = 5000,
                on_batch: OnBatch | None = None) -> LoadTiming:
     """Load `data` into an empty `backend`, timing produce / write / index per entity kind."""
     timing = LoadTiming()
-    clock = time.perf_counter
+    clock = wall_clock  # the step boundaries the backend reports (bench.timing's clock)
     last = clock()
 
     def hear(event: LoadEvent, kind: EntityKind | None, rows: int) -> None:

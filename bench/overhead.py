@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from typing import Any, ClassVar, Self
 
 from collections.abc import Mapping
@@ -80,7 +79,7 @@ def harness_cost(ops: int = 200_000, query: Q = Q.PATIENT_BY_ID) -> dict[str, fl
     from bench.datasets import make_dataset
     from bench.settings import PhaseSpec
     from bench.stats import Latencies
-    from bench.timing import Errors, closed_loop, measure, prepare
+    from bench.timing import Errors, Stopwatch, closed_loop, measure, prepare, wall_clock_ns
     from bench.workloads import QUERY_PHASES
     from models.sampling import SampleSource
 
@@ -89,13 +88,13 @@ def harness_cost(ops: int = 200_000, query: Q = Q.PATIENT_BY_ID) -> dict[str, fl
     backend = NoopBackend()
     calls = prepare(backend, spec.worker_ops(0), ops, [], {})
     lat: list[int] = []
-    cpu, wall = time.process_time_ns(), time.perf_counter_ns()
-    closed_loop(calls, lat, Errors(), wall + 600 * 10**9)
-    wall, cpu = time.perf_counter_ns() - wall, time.process_time_ns() - cpu
+    with Stopwatch() as loop:
+        closed_loop(calls, lat, Errors(), wall_clock_ns() + 600 * 10**9)
+    wall, cpu = loop.wall_ns, loop.cpu_ns
     recorded = Latencies.from_ns(lat)
-    started = time.perf_counter_ns()
-    measure(backend, spec)
-    total = time.perf_counter_ns() - started
+    with Stopwatch() as whole:
+        measure(backend, spec)
+    total = whole.wall_ns
     return {"recorded_p50_ns": recorded.percentiles_ns()["p50"], "recorded_mean_ns": recorded.mean_ns,
             "loop_ns": wall / ops, "loop_cpu_ns": cpu / ops, "total_ns": total / (ops + spec.warmup)}
 

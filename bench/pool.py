@@ -88,6 +88,7 @@ class WorkerPool:
                 conn.send(spec)
             except OSError:
                 self._lost(i, spec, outcomes)
+        # a watchdog's deadline (a hung worker is stopped), not a measurement
         deadline = time.monotonic() + spec.time_cap_s * (1 + WARMUP_TIME_SHARE) + WORKER_GRACE_S
         interrupted = False
         while len(outcomes) < n:

@@ -18,13 +18,13 @@ import multiprocessing as mp
 import os
 import random
 import statistics
-import time
 from typing import Any
 
 from backends.base import NAMESPACE_ENV
 from bench.adapters import raw_class
 from bench.datasets import make_dataset
 from bench.runner import RunSettings, Runner, Target, engine_process, tree_cpu_s
+from bench.timing import Stopwatch, run_for
 from models.catalog import Q
 
 NAMESPACE = "saturation"
@@ -34,16 +34,11 @@ def _raw_worker(backend: str, ids: list[str], seconds: float, start: Any, out: A
     os.environ[NAMESPACE_ENV] = NAMESPACE
     raw = raw_class(backend).from_settings()
     try:
-        n, cpu0 = 0, time.process_time()
-        call = raw.variant_by_id
+        params = [{"variant_id": i} for i in ids]
         start.wait()
-        deadline = time.perf_counter() + seconds
-        k = len(ids)
-        while time.perf_counter() < deadline:
-            for i in range(256):
-                call(variant_id=ids[(n + i) % k])
-            n += 256
-        out.put((n, time.process_time() - cpu0))
+        with Stopwatch() as watch:
+            n = run_for(seconds, raw.variant_by_id, params)
+        out.put((n, watch.cpu_ns / 1e9))
     finally:
         raw.close()
 
@@ -57,10 +52,10 @@ def raw_loop(backend: str, ids: list[str], workers: int, seconds: float) -> dict
         p.start()
     engine, _ = engine_process(backend, f":{_port(backend)}")
     cpu0 = tree_cpu_s(engine) if engine else None
-    start.wait()
-    t0 = time.perf_counter()
-    got = [out.get(timeout=seconds + 120) for _ in procs]
-    wall = time.perf_counter() - t0
+    with Stopwatch() as watch:
+        start.wait()
+        got = [out.get(timeout=seconds + 120) for _ in procs]
+    wall = watch.seconds
     cpu1 = tree_cpu_s(engine) if engine else None
     for p in procs:
         p.join(timeout=30)

@@ -247,5 +247,40 @@ def time_calls(calls: list[Call]) -> list[int]:
 
 
 def wall_clock() -> float:
-    """Seconds on the monotonic clock, for progress and phase wall times (not for measurements)."""
+    """Seconds on the monotonic clock, for progress, phase wall times and load steps."""
     return time.perf_counter()
+
+
+def wall_clock_ns() -> int:
+    return time.perf_counter_ns()
+
+
+class Stopwatch:
+    """Wall and CPU time (this process) of a block: for whole-run measurements (a bulk load, a
+    raw-driver loop, the harness's own cost), where per-operation latencies are not wanted."""
+
+    def __enter__(self) -> Stopwatch:
+        self.wall_ns = self.cpu_ns = 0
+        self._wall0, self._cpu0 = time.perf_counter_ns(), time.process_time_ns()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall_ns = time.perf_counter_ns() - self._wall0
+        self.cpu_ns = time.process_time_ns() - self._cpu0
+
+    @property
+    def seconds(self) -> float:
+        return self.wall_ns / 1e9
+
+
+def run_for(seconds: float, fn: Callable[..., Any], params: list[dict[str, Any]], batch: int = 256) -> int:
+    """Call `fn(**params[i])` over and over (cycling) for `seconds`; the number of calls made.
+    A raw-driver loop, as lean as Python allows: the clock is read once per `batch` calls."""
+    clock = time.perf_counter
+    deadline = clock() + seconds
+    n, k = 0, len(params)
+    while clock() < deadline:
+        for i in range(batch):
+            fn(**params[(n + i) % k])
+        n += batch
+    return n

@@ -242,7 +242,7 @@ class Engine(abc.ABC):
         else:
             progress(f"{self.name} is starting already (pid {pid})")
         progress(f"waiting for {self.protocol} on {self.address}…")
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout  # an engine start-up wait, not a measurement
         while True:
             if proc is not None and proc.poll() is not None:
                 error = self._fail(

@@ -339,7 +339,7 @@ class CassandraRing:
     def wait_until_joined(self, progress: Progress = _quiet, timeout: float = 300.0) -> None:
         """Until every running node sees every other running node as up and NORMAL (gossip)."""
         progress(f"waiting for the {self.size} nodes to see each other…")
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout  # a start-up wait, not a measurement
         while True:
             running = [n for n in self.nodes if n.pid() is not None]
             views = {n.host: _gossip_view(n.host) for n in running}

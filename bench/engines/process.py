@@ -153,7 +153,7 @@ def terminate_group(pid: int, *, grace: float = 30.0, sig: int = signal.SIGTERM)
         os.killpg(pgid, sig)
     except ProcessLookupError:
         return True
-    deadline = time.monotonic() + grace
+    deadline = time.monotonic() + grace  # a shutdown wait, not a measurement
     while time.monotonic() < deadline:
         _reap(pid)
         if not _group_alive(pgid):
@@ -217,7 +217,7 @@ def file_lock(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout  # a lock wait, not a measurement
         told = False
         while True:
             try:
