@@ -63,6 +63,7 @@ from backends.sql.explain import (
     sqlite_examined,
     sqlite_loops,
 )
+from backends.sql.replica import ReadRouting
 from backends.sql.settings import (
     PostgresSettings,
     SQLiteSettings,
@@ -488,9 +489,10 @@ def _sqlite_begin(conn: Connection) -> None:
 
 # -- PostgreSQL
 
-class PostgresEngine(SQLBackend):
+class PostgresEngine(ReadRouting, SQLBackend):
     """PostgreSQL through psycopg 3 (autocommit reads on one reused cursor; server-side prepared
-    statements after `prepare_threshold` executions; bulk loads with COPY). A schema per namespace."""
+    statements after `prepare_threshold` executions; bulk loads with COPY). A schema per namespace.
+    Reads may go to a replica (`replica.py`)."""
 
     name: ClassVar[str] = "postgres"
     product: ClassVar[str] = "PostgreSQL"
@@ -501,7 +503,7 @@ class PostgresEngine(SQLBackend):
         settings = settings or read_settings(PostgresSettings, "postgres", "MMBENCH_POSTGRES_")
         url = postgres_url(settings)
         engine = create_engine(url, connect_args=postgres_connect_args(settings, url), paramstyle="format")
-        return cls(engine, postgres_address(url), postgres_schema(), settings)
+        return cls(engine, postgres_address(url), postgres_schema(), settings)._route_reads(settings, url)
 
     def _open_cursor(self) -> Any:
         self._db.autocommit = True
@@ -545,7 +547,7 @@ class PostgresEngine(SQLBackend):
         return {"prepare_threshold": "never" if s.prepare_threshold < 0 else str(s.prepare_threshold),
                 "result_format": "binary" if s.binary else "text",
                 "statement_timeout_ms": str(s.statement_timeout_ms),
-                "schema": self.schema or "the search path (public)"}
+                "schema": self.schema or "the search path (public)", **self._replication_options()}
 
     def _explain_statements(self, calls: list[Call], write: bool, before: Any) -> dict[str, Any]:
         work, plans = PgWork(), []

@@ -11,7 +11,10 @@ import importlib
 from bench.demos.base import Context, Demo, DemoResult
 from models.errors import UsageError
 
-DEMOS: dict[str, str] = {}
+DEMOS: dict[str, str] = {
+    "consistency": "consistency",
+    "staleness": "staleness",
+}
 """Demo name -> module under bench/demos/ (filled as demos are added)."""
 
 
