@@ -4,7 +4,7 @@ committed, and what does it cost the write to make sure it never does?
 PostgreSQL streams its write-ahead log to the replica of `mmbench up postgres --replica`. Each
 sample writes one diagnosis on the primary (`add_diagnosis`) and, the moment the commit returns,
 reads the patient on the replica (`patient_by_id`): the read is **stale** if the new diagnosis is
-not in it. The read is then repeated until the diagnosis appears: "visible after" is the time
+not in it. The read is then repeated until the diagnosis appears: "seen after" is the time
 from the commit's return to the end of the first read that saw it (for a read that saw it at
 once, one read's time; it bounds the replication lag from above). The same backend does this
 under three values of `synchronous_commit` (what a commit waits for), interleaved sample by sample
@@ -30,26 +30,25 @@ import datetime as dt
 import math
 from typing import Any, ClassVar
 
-from backends.sql.settings import PostgresSettings, read_settings
 from bench.demos.base import ROUNDS, Context, Demo, DemoResult, Measured, compared
 from bench.stats import Latencies
 from bench.timing import write_then_read
 from bench.uncertainty import Buckets, estimate, interval, replicates, rng_for
-from models.errors import MMBenchError
+from models.errors import MMBenchError, UsageError
 from models.seed import seed_dataset
 
 MODES: tuple[tuple[str, str], ...] = (
     ("asynchronous", "local"),
-    ("synchronous, flushed (on)", "on"),
-    ("synchronous, applied (remote_apply)", "remote_apply"),
+    ("sync, flushed", "on"),
+    ("sync, applied", "remote_apply"),
 )
 """(label, synchronous_commit) of each alternative."""
 WARMUP = 5           # untimed samples per mode first
 TIMEOUT_S = 10.0     # a write not seen on the replica within this is counted as never seen
 FIRST_ID = 900_000_000  # diagnosis ids of the demo's writes (the seed data's are small)
 CODE = "Z00.00"
-COLUMNS = ["replication", "synchronous_commit", "writes", "stale reads", "stale %", "stale % 95% interval",
-           "write p50 µs", "write p99 µs", "visible after p50 µs", "p90 µs", "p99 µs", "max µs", "never seen"]
+COLUMNS = ["replication", "synchronous_commit", "writes", "stale reads", "stale %", "95% interval",
+           "write p50 µs", "write p99 µs", "seen after p50 µs", "p99 µs", "max µs"]
 DYNAMODB_NOTE = ("DynamoDB ConsistentRead true vs false was not measured: the dynamodb backend offers no consistent-read "
                  "setting yet (backends/kv). With one, this demo would read each item with ConsistentRead true and false "
                  "and report the read units billed: 1 per 4 KB strongly consistent, 0.5 eventually consistent. The local "
@@ -64,8 +63,10 @@ class Staleness(Demo):
     needs: ClassVar[str] = "the PostgreSQL replica: mmbench up postgres --replica"
 
     def run(self, ctx: Context) -> DemoResult:
+        from backends.sql.settings import PostgresSettings, read_settings
+
         if ctx.backend_override not in (None, "postgres"):
-            raise MMBenchError("demo staleness runs on postgres (its replica) only")
+            raise UsageError("demo staleness runs on postgres (its replica) only: it takes no other --backend")
         base = read_settings(PostgresSettings, "postgres", "MMBENCH_POSTGRES_")
         notes = [DYNAMODB_NOTE]
         if not base.read_url.strip():
@@ -93,6 +94,8 @@ class Staleness(Demo):
             row, m = _row(label, commit, found[commit])
             rows.append(row)
             measured[commit] = m
+            if row["never seen"]:
+                notes.append(f"{label}: {row['never seen']} writes were not seen on the replica within {TIMEOUT_S:.0f} s")
         plot = _plot(ctx, found)
         return DemoResult(
             self.name, self.question, COLUMNS, rows, _takeaway(rows, measured), plots=[plot] if plot else [],
@@ -157,9 +160,9 @@ def _row(label: str, commit: str, xs: list[tuple[int, int | None, int]]) -> tupl
     write = Latencies.from_ns(writes).summary()
     return {
         "replication": label, "synchronous_commit": commit, "writes": len(xs), "stale reads": stale,
-        "stale %": round(100 * stale / len(xs), 1), "stale % 95% interval": f"{100 * lo:.1f}–{100 * hi:.1f}",
+        "stale %": round(100 * stale / len(xs), 1), "95% interval": f"{100 * lo:.1f}–{100 * hi:.1f}%",
         "write p50 µs": round(m.p50_us, 1), "write p99 µs": round(write["p99_us"], 1),
-        "visible after p50 µs": round(seen["p50_us"], 1), "p90 µs": round(seen["p90_us"], 1),
+        "seen after p50 µs": round(seen["p50_us"], 1), "seen after p90 µs": round(seen["p90_us"], 1),
         "p99 µs": round(seen["p99_us"], 1), "max µs": round(seen["max_us"], 1),
         "never seen": sum(1 for _, v, _ in xs if v is None),
     }, m
@@ -170,10 +173,10 @@ def _takeaway(rows: list[dict[str, Any]], measured: dict[str, Measured]) -> str:
     a, on, apply_ = by["local"], by["on"], by["remote_apply"]
 
     def stale(r: dict[str, Any]) -> str:
-        return f"{r['stale reads']} of {r['writes']} reads ({r['stale %']:g}%, 95% interval {r['stale % 95% interval']}%)"
+        return f"{r['stale reads']} of {r['writes']} reads ({r['stale %']:g}%, 95% interval {r['95% interval']})"
 
-    parts = [(f"Asynchronous: {stale(a)} on the replica right after the commit missed the write; it was visible after "
-             f"{a['visible after p50 µs']:,.0f} µs at the median and {a['max µs']:,.0f} µs at worst.")]
+    parts = [(f"Asynchronous: {stale(a)} on the replica right after the commit missed the write; a reader had seen it "
+              f"{a['seen after p50 µs']:,.0f} µs after the commit returned at the median, {a['max µs']:,.0f} µs at worst.")]
     parts.append(f"Synchronous with synchronous_commit=on (the replica has the WAL on disk, not yet applied): {stale(on)} "
                  "missed it" + (" — synchronous replication alone does not make the replica's reads fresh."
                                 if on["stale reads"] else "."))
@@ -203,8 +206,8 @@ def _plot(ctx: Context, found: dict[str, list[tuple[int, int | None, int]]]) -> 
             us = np.sort(np.asarray(values, dtype=float) / 1000)
             if us.size:
                 axis.step(us, np.arange(1, us.size + 1) / us.size, where="post", label=f"{label}")
-    for axis, title in ((left, "a read on the replica saw the write after"),
-                        (right, "the write's commit took")):
+    for axis, title in ((left, "after the commit returned, a reader on the replica saw it after"),
+                        (right, "the commit took")):
         axis.set_xscale("log")
         _log_axis(axis.xaxis, fmt_tick_us)
         axis.set_ylabel("share of samples")

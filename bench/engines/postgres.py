@@ -25,8 +25,9 @@ stopped by ``mmbench down``. Its settings (environment, read when it starts):
 Each session chooses what its commits wait for: the backend's ``MMBENCH_POSTGRES_SYNCHRONOUS_COMMIT``
 (``remote_apply``: a read on the replica right after the commit sees it; ``local``: it does not
 wait). While the replica is a synchronous standby the primary's default ``synchronous_commit``
-is ``local`` (ALTER SYSTEM), so sessions that did not ask never wait for the replica, and none
-hangs if it goes away; stopping the replica resets both settings first. Every start clones
+is ``local`` (ALTER SYSTEM), so sessions that did not ask never wait for the replica, nor hang
+if it goes away (a session that asked waits until its statement timeout); stopping the replica
+resets both settings first. Every start clones
 afresh (data on the replica is derived, and WAL the primary recycled since the last clone
 could not be replayed); stopping deletes the clone. No replication slot is created: the primary
 never keeps WAL for a replica that is gone. ``hot_standby_feedback`` is on, so vacuum on the
@@ -305,6 +306,10 @@ class Replica(Postgres):
         self.primary = Postgres()
 
     # ---- Engine ------------------------------------------------------------------------------
+    def start(self, progress: Progress = _quiet, timeout: float | None = None) -> EngineStatus:
+        replication_mode()  # a bad setting is refused before anything starts or stops
+        return super().start(progress, timeout)
+
     def _configure(self, progress: Progress) -> None:
         """Clone the primary afresh with pg_basebackup (the old clone, if any, is removed)."""
         Engine._configure(self, progress)
