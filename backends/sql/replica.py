@@ -154,19 +154,26 @@ class ReadRouting:
         self._replayed()
 
     def _replayed(self) -> None:
-        """Return once the replica has replayed the primary's WAL up to now (a standby only)."""
+        """Return once the replica has replayed the primary's WAL up to now. Only for a standby
+        that reports its replay position: a managed service's reader that does not (storage-level
+        replication: the position is NULL, or the primary has no WAL position to ask) is not waited for."""
         reads = self._reads
         if reads is None or not reads.standby:
             return
         this: Any = self
-        with this._errors():
+        try:
             lsn = this._db.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+        except psycopg.errors.FeatureNotSupported:
+            return
+        except psycopg.Error as exc:
+            raise this._translate(exc) from None
         for _ in range(int(CATCH_UP_S / CATCH_UP_POLL_S)):
             try:
-                if reads.db.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0]:
-                    return
+                caught_up = reads.db.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0]
             except psycopg.Error as exc:
                 raise self._replica_error(exc) from None
+            if caught_up is None or caught_up:  # None: the replica reports no replay position
+                return
             time.sleep(CATCH_UP_POLL_S)
         raise BackendError(f"postgres: the read replica at {reads.address} had not replayed the load after "
                            f"{CATCH_UP_S:.0f} s (is it streaming? see pg_stat_replication on the primary)")

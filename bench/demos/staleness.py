@@ -185,8 +185,8 @@ def _takeaway(rows: list[dict[str, Any]], measured: dict[str, Measured]) -> str:
         " — not zero: is the replica the primary's synchronous standby? (see the notes)"))
     cost = compared("a write under remote_apply", "an asynchronous write",
                     measured["remote_apply"].versus(measured["local"]))
-    parts.append(f"The price is paid by the writer: {cost} (p50 {apply_['write p50 µs']:,.0f} vs "
-                 f"{a['write p50 µs']:,.0f} µs).")
+    parts.append(f"What the writer pays for it: {cost}; p50 {apply_['write p50 µs']:,.0f} µs against "
+                 f"{a['write p50 µs']:,.0f} µs.")
     return " ".join(parts)
 
 

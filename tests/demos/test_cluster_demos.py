@@ -152,12 +152,12 @@ def test_with_node_2_stopped_all_fails_and_quorum_and_one_succeed(consistency: d
 
 def test_hinted_handoff_brings_the_writes_to_node_2(consistency: dict[str, Any], ring: CassandraRing) -> None:
     h = consistency["data"]["handoff"]
-    assert h["writes_at_one"] == HINTED
+    assert 1 <= h["writes_at_one"] <= HINTED  # keys whose reads at ONE node 2 serves
     assert sum(h["hint_files"].values()) >= 1  # the other nodes kept hints while node 2 was down
     assert h["handoff_s"] is not None
     after = h["after_handoff"]
     assert after["served_by_node"] >= 1 and after["found"] == after["served_by_node"]
-    assert h["read_at_all_after"] == HINTED and h["writes_found"] == HINTED
+    assert h["read_at_all_after"] == h["writes_at_one"] == h["writes_found"]
     assert [s.up for s in ring.status()] == [True, True, True]  # the demo leaves the ring as it found it
     assert sum(ring.hint_files().values()) == 0
     assert Path(consistency["plots"][0]).is_file()
