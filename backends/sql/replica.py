@@ -5,7 +5,8 @@ local replica of `mmbench up postgres --replica`; see `settings.py`).
 `ReadRouting` is mixed into `PostgresEngine`. With a read URL it opens a second connection (the
 same timeouts and `synchronous_commit`, autocommit, its own reused cursor) and sends there every
 read that runs outside a write's transaction:
-- a read inside a write's transaction stays on the primary (it must see what the transaction wrote);
+- a read inside a write's transaction stays on the primary (it must see what the transaction wrote),
+  and so does `holdings()` (what was loaded and written since is the primary's record);
 - `explain` of a read runs on the replica (EXPLAIN ANALYZE in a rolled-back transaction, which a
   hot standby allows), of a write on the primary;
 - a load and a reset return only once the replica has replayed them (its replay position reaches
@@ -144,6 +145,15 @@ class ReadRouting:
             this._db, this._cur = db, cur
         explanation.notes.append(f"run on the read replica at {reads.address}, where this backend's reads go")
         return explanation
+
+    def holdings(self) -> Any:
+        """Read on the primary: the record of what was loaded and written since is the primary's,
+        and whoever asks right after a write (the harness, `mmbench status`) must see it."""
+        reads, self._reads = self._reads, None
+        try:
+            return super().holdings()  # type: ignore[misc]
+        finally:
+            self._reads = reads
 
     def end_load(self, holdings: Any) -> None:
         super().end_load(holdings)  # type: ignore[misc]
