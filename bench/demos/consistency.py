@@ -263,7 +263,8 @@ def _handoff(ctx: Context, ring: Any, backends: dict[str, Backend], ids: list[st
     rows.append({"phase": f"node {STOPPED} restarted", "level": "-", "operation": "restart", "result":
                  f"up, and seen by the other nodes, {restart_s} s after it was started"})
     ctx.say(f"cassandra ring: waiting for the driver to see node {STOPPED} up")
-    wait_until(lambda: backends["ONE"].engine_info().options.get("nodes", "").startswith(f"{ring.size} up"), 30.0, 0.1)
+    driver_ns = wait_until(lambda: backends["ONE"].engine_info().options.get("nodes", "").startswith(f"{ring.size} up"),
+                           30.0, 0.1) or 0
     pending = sum(ring.hint_files()[i] for i in others)
     early: dict[str, Any] | None = None
     early_ns = 0
@@ -284,7 +285,7 @@ def _handoff(ctx: Context, ring: Any, backends: dict[str, Backend], ids: list[st
                      "result": f"{early['found']} of {early['served_by_node']} found the write"})
     ctx.say(f"cassandra ring: waiting for the hints to reach node {STOPPED}")
     waited_ns = wait_until(lambda: sum(ring.hint_files()[i] for i in others) == 0, HANDOFF_S, 0.25)
-    handoff_s = None if waited_ns is None else (early_ns + waited_ns) / 1e9  # since node 2 was back
+    handoff_s = None if waited_ns is None else (driver_ns + early_ns + waited_ns) / 1e9  # since node 2 was back
     rows.append({"phase": "hinted handoff", "level": "-", "operation": "hints delivered", "result": (
         f"no hint file left on the other nodes {round(handoff_s, 1)} s after node {STOPPED} was back"
         if handoff_s is not None else f"hint files still waiting after {HANDOFF_S:.0f} s")})
