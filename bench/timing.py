@@ -284,3 +284,56 @@ def run_for(seconds: float, fn: Callable[..., Any], params: list[dict[str, Any]]
             fn(**params[(n + i) % k])
         n += batch
     return n
+
+
+def time_outcomes(calls: list[Call]) -> list[tuple[int, BaseException | None]]:
+    """Latency (ns) and outcome of each of `calls`, run back to back: the exception a call raised,
+    or None if it succeeded (for demos whose question is which requests fail, and how fast)."""
+    clock = time.perf_counter_ns
+    out: list[tuple[int, BaseException | None]] = []
+    append = out.append
+    for fn, kw in calls:
+        t0 = clock()
+        try:
+            fn(**kw)
+        except Exception as exc:  # noqa: BLE001 - the failure is the measurement
+            append((clock() - t0, exc))
+        else:
+            append((clock() - t0, None))
+    return out
+
+
+def write_then_read(write: Call, read: Call, fresh: Callable[[Any], bool], timeout_s: float) -> tuple[int, int | None, int]:
+    """Run `write`, then `read` at once, and again until `fresh(answer)`: the write's latency (ns),
+    the time from the write's return to the end of the first read that saw it (ns; None if none
+    did within `timeout_s`), and the reads made (1: the first read saw it)."""
+    clock = time.perf_counter_ns
+    write_fn, write_kw = write
+    read_fn, read_kw = read
+    t0 = clock()
+    write_fn(**write_kw)
+    t1 = clock()
+    deadline = t1 + int(timeout_s * 1e9)
+    reads = 0
+    while True:
+        answer = read_fn(**read_kw)
+        reads += 1
+        now = clock()
+        if fresh(answer):
+            return t1 - t0, now - t1, reads
+        if now > deadline:
+            return t1 - t0, None, reads
+
+
+def wait_until(done: Callable[[], bool], timeout_s: float, interval_s: float = 0.1) -> int | None:
+    """Ask `done()` every `interval_s` until it says True: the nanoseconds until it did (None if
+    not within `timeout_s`)."""
+    clock = time.perf_counter_ns
+    start = clock()
+    deadline = start + int(timeout_s * 1e9)
+    while True:
+        if done():
+            return clock() - start
+        if clock() > deadline:
+            return None
+        time.sleep(interval_s)

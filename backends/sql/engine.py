@@ -64,6 +64,7 @@ from backends.sql.explain import (
     sqlite_examined,
     sqlite_loops,
 )
+from backends.sql.replica import ReadRouting
 from backends.sql.settings import (
     PostgresSettings,
     SQLiteSettings,
@@ -535,9 +536,11 @@ class BoundedConnection(psycopg.Connection):
             raise psycopg.OperationalError(f"the server did not answer within {self.wait_timeout:g} s; "
                                            "connection closed") from None
 
-class PostgresEngine(SQLBackend):
+
+class PostgresEngine(ReadRouting, SQLBackend):
     """PostgreSQL through psycopg 3 (autocommit reads on one reused cursor; server-side prepared
-    statements after `prepare_threshold` executions; bulk loads with COPY). A schema per namespace."""
+    statements after `prepare_threshold` executions; bulk loads with COPY). A schema per namespace.
+    Reads may go to a replica (`replica.py`)."""
 
     name: ClassVar[str] = "postgres"
     product: ClassVar[str] = "PostgreSQL"
@@ -556,7 +559,7 @@ class PostgresEngine(SQLBackend):
             conn.wait_timeout = wait_timeout
             return conn
 
-        return cls(engine, postgres_address(url), postgres_schema(), settings)
+        return cls(engine, postgres_address(url), postgres_schema(), settings)._route_reads(settings, url)
 
     def _open_cursor(self) -> Any:
         self._db.autocommit = True
@@ -606,7 +609,7 @@ class PostgresEngine(SQLBackend):
                 "result_format": "binary" if s.binary else "text",
                 "write_pipeline": "on" if s.pipeline else "off",
                 "statement_timeout_ms": str(s.statement_timeout_ms),
-                "schema": self.schema or "the search path (public)"}
+                "schema": self.schema or "the search path (public)", **self._replication_options()}
 
     def _explain_statements(self, calls: list[Call], write: bool, before: Any) -> dict[str, Any]:
         work, plans = PgWork(), []

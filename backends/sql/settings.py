@@ -18,7 +18,7 @@ Namespaces (`backends.base.namespace()`):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
 from pydantic import Field, ValidationError
@@ -59,7 +59,14 @@ class PostgresSettings(BaseSettings):
     The client path (#21), recorded in `EngineInfo.options`: `prepare_threshold` (psycopg: a
     statement is prepared on the server after this many executions; 0 = at once, -1 = never),
     `binary` (results in PostgreSQL's binary format instead of text), `pipeline` (a write's BEGIN,
-    statements and COMMIT go out in one pipeline: one round trip instead of one per statement)."""
+    statements and COMMIT go out in one pipeline: one round trip instead of one per statement).
+
+    Replication (#16, `replica.py`), recorded in `EngineInfo.options` too: `read_url` sends the
+    reads to another server (a replica; writes and loads stay on `url`); `read_replica` sends them
+    to the local replica of `mmbench up postgres --replica` (`url` with port `replica_port`);
+    `synchronous_commit` is what this backend's commits wait for (off, local, remote_write, on,
+    remote_apply; default the server's): `remote_apply` makes a read on a synchronous replica
+    right after a commit see it."""
 
     model_config = SettingsConfigDict(env_prefix="MMBENCH_POSTGRES_")
     url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/mmbench"
@@ -69,6 +76,10 @@ class PostgresSettings(BaseSettings):
     prepare_threshold: Annotated[int, Field(ge=-1, le=1_000_000)] = 5
     binary: bool = False
     pipeline: bool = False
+    read_url: str = ""
+    read_replica: bool = False
+    replica_port: Annotated[int, Field(ge=1, le=65535)] = 5433
+    synchronous_commit: Literal["off", "local", "remote_write", "on", "remote_apply"] | None = None
 
 
 def read_settings(cls: type[BaseSettings], backend: str, prefix: str) -> Any:
@@ -146,7 +157,8 @@ def postgres_connect_args(settings: PostgresSettings, url: URL) -> dict[str, Any
     """psycopg connection keywords: timeouts on every call (see PostgresSettings), and the
     server-side statement timeout (added to any `options` the URL carries)."""
     options = " ".join(filter(None, (str(url.query.get("options", "")),
-                                     f"-c statement_timeout={settings.statement_timeout_ms}")))
+                                     f"-c statement_timeout={settings.statement_timeout_ms}",
+                                     settings.synchronous_commit and f"-c synchronous_commit={settings.synchronous_commit}")))
     return {"connect_timeout": settings.connect_timeout, "keepalives": 1, "keepalives_idle": 5,
             "keepalives_interval": 2, "keepalives_count": 3, "tcp_user_timeout": settings.tcp_user_timeout_ms,
             "options": options, "application_name": "mmbench",

@@ -17,6 +17,8 @@ DEMOS: dict[str, str] = {
     "join-vs-traversal": "join_vs_traversal",
     "write-amplification": "write_amplification",
     "documents-in-postgres": "documents_in_postgres",
+    "consistency": "consistency",
+    "staleness": "staleness",
 }
 """Demo name -> module under bench/demos/ (filled as demos are added)."""
 

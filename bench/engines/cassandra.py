@@ -370,6 +370,11 @@ class CassandraRing:
         else:
             node.stop()
 
+    def hint_files(self) -> dict[int, int]:
+        """Hint files on disk per node (1-based): writes a node keeps for a replica that missed them
+        (hinted handoff), written out every 10 s (hints_flush_period) and deleted once delivered."""
+        return {n.index: len(list((n.runtime_dir / "data" / "hints").glob("*.hints"))) for n in self.nodes}
+
     def stop(self) -> None:
         """Stop every node (the seed last)."""
         for node in reversed(self.nodes):
