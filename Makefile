@@ -50,7 +50,7 @@ test: $(STAMP) package-check
 BENCH_ARGS ?=
 bench: $(STAMP)
 	-@$(BIN)/mmbench up
-	$(BIN)/mmbench run --out results --html $(BENCH_ARGS)
+	$(BIN)/mmbench run --out results --html --repeat 3 $(BENCH_ARGS)
 
 engines-up: $(STAMP)
 	$(BIN)/mmbench up
