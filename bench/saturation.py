@@ -30,33 +30,38 @@ from models.catalog import Q
 NAMESPACE = "saturation"
 
 
-def _raw_worker(backend: str, ids: list[str], seconds: float, start: Any, out: Any) -> None:
+def _raw_worker(backend: str, method: str, ids: list[str], seconds: float, start: Any, done: Any, out: Any) -> None:
     os.environ[NAMESPACE_ENV] = NAMESPACE
     raw = raw_class(backend).from_settings()
     try:
         params = [{"variant_id": i} for i in ids]
+        getattr(raw, method)(**params[0])  # connected and warm before the start
         start.wait()
         with Stopwatch() as watch:
-            n = run_for(seconds, raw.variant_by_id, params)
+            n = run_for(seconds, getattr(raw, method), params)
         out.put((n, watch.cpu_ns / 1e9))
+        done.wait()  # the connection stays open until the engine's CPU time is read
     finally:
         raw.close()
 
 
-def raw_loop(backend: str, ids: list[str], workers: int, seconds: float) -> dict[str, float]:
-    """The raw twin in `workers` processes for `seconds`: ops/s and CPU per operation."""
+def raw_loop(backend: str, ids: list[str], workers: int, seconds: float, method: str = "variant_by_id") -> dict[str, float]:
+    """A raw loop (`method` of the raw twin) in `workers` processes for `seconds`: ops/s and CPU
+    per operation, the engine's read while every worker's connection is open."""
     ctx = mp.get_context("spawn")
-    start, out = ctx.Barrier(workers + 1), ctx.Queue()
-    procs = [ctx.Process(target=_raw_worker, args=(backend, ids[w::workers], seconds, start, out)) for w in range(workers)]
+    start, done, out = ctx.Barrier(workers + 1), ctx.Barrier(workers + 1), ctx.Queue()
+    procs = [ctx.Process(target=_raw_worker, args=(backend, method, ids[w::workers], seconds, start, done, out))
+             for w in range(workers)]
     for p in procs:
         p.start()
     engine, _ = engine_process(backend, f":{_port(backend)}")
+    start.wait()
     cpu0 = tree_cpu_s(engine) if engine else None
     with Stopwatch() as watch:
-        start.wait()
         got = [out.get(timeout=seconds + 120) for _ in procs]
     wall = watch.seconds
     cpu1 = tree_cpu_s(engine) if engine else None
+    done.wait()
     for p in procs:
         p.join(timeout=30)
     ops = sum(n for n, _ in got)
@@ -102,17 +107,26 @@ def main() -> None:
     random.Random(42).shuffle(ids)
     print(f"{args.backend}: variant_by_id at saturation, closed loop, {args.seconds:g} s per run, {args.pairs} A/B pairs; "
           f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
-    print(f"{'workers':>7} {'client':>8} {'ops/s':>10} {'client CPU/op':>14} {'server CPU/op':>14}")
+    lean = hasattr(raw_class(args.backend), "variant_row")
+    print("raw twin: the same question and the same domain objects; raw lean: one cursor reused, rows as the "
+          "driver returns them (the floor of a Python client)")
+    print(f"{'workers':>7} {'client':>9} {'ops/s':>10} {'client CPU/op':>14} {'server CPU/op':>14}")
     for workers in (int(w) for w in args.workers.split(",")):
-        ratios = []
+        ratios: dict[str, list[float]] = {"twin": [], "lean": []}
         for _ in range(args.pairs):
             a = harness(args.backend, workers, args.seconds)
             b = raw_loop(args.backend, ids, workers, args.seconds)
-            ratios.append(a["ops_per_s"] / b["ops_per_s"])
-            for name, r in (("mmbench", a), ("raw", b)):
-                print(f"{workers:7d} {name:>8} {r['ops_per_s']:10,.0f} {r['client_us']:11.1f} µs {r['server_us']:11.1f} µs")
-        print(f"{workers:7d} mmbench / raw ops/s: median {statistics.median(ratios):.2f} "
-              f"(pairs: {', '.join(f'{x:.2f}' for x in ratios)})")
+            c = raw_loop(args.backend, ids, workers, args.seconds, "variant_row") if lean else None
+            ratios["twin"].append(a["ops_per_s"] / b["ops_per_s"])
+            if c:
+                ratios["lean"].append(a["ops_per_s"] / c["ops_per_s"])
+            for name, r in (("mmbench", a), ("raw twin", b), ("raw lean", c)):
+                if r:
+                    print(f"{workers:7d} {name:>9} {r['ops_per_s']:10,.0f} {r['client_us']:11.1f} µs {r['server_us']:11.1f} µs")
+        for name, xs in ratios.items():
+            if xs:
+                print(f"{workers:7d} mmbench / raw {name} ops/s: median {statistics.median(xs):.2f} "
+                      f"(pairs: {', '.join(f'{x:.2f}' for x in xs)})")
     print(f"load average at end {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

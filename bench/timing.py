@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import islice, repeat
 from typing import Any
 
 from backends.base import Backend, BackendError
@@ -31,6 +31,7 @@ from models.errors import first_line as message_of
 
 MAX_CONSECUTIVE_ERRORS = 3
 CHUNK = 4096                    # closed loop: operations drawn per timed segment
+READ_POOL = 16_384              # a read phase draws at most this many questions per worker, then cycles them
 SPIN_NS = 100_000               # open loop: sleep until this close to the due time, then spin
 WARMUP_TIME_SHARE = 0.25        # warmup stops after this share of the phase's time cap
 WORKER_GRACE_S = 120.0          # a worker silent this long past its phase's time cap is stopped
@@ -181,13 +182,24 @@ def measure(backend: Backend, spec: PhaseSpec, worker: int = 0, barrier: Any = N
             finally:
                 elapsed_ns = clock() - start
         else:
+            pool: list[Call] = []  # a read-only query phase: its questions, drawn once and cycled
+            cycle = spec.phase.kind == "query" and not spec.phase.writes and n_timed > CHUNK
             start = clock()
             deadline, left, more = start + cap_ns, n_timed, True
             try:  # elapsed: the whole timed part, the drawing of later chunks included (honest ops/s)
                 while calls and more:
                     left -= len(calls)
                     more = closed_loop(calls, lat, errors, deadline)
-                    calls = prepare(backend, ops, min(left, CHUNK), labels, bound) if left > 0 and more else []
+                    if left <= 0 or not more:
+                        break
+                    if cycle and len(pool) + len(calls) >= READ_POOL:  # no more drawing: cycle what was drawn
+                        pool += calls
+                        calls = _cycled(pool, len(lat), min(left, CHUNK))
+                        labels.extend(repeat(0, len(calls)))
+                    else:
+                        if cycle:
+                            pool += calls
+                        calls = prepare(backend, ops, min(left, CHUNK), labels, bound)
             finally:
                 elapsed_ns = clock() - start
     except Aborted as exc:
@@ -210,6 +222,15 @@ def measure(backend: Backend, spec: PhaseSpec, worker: int = 0, barrier: Any = N
     if cpu0 is not None:
         outcome.cpu_ns = cpu_clock() - cpu0  # drawing, loop and recording into histograms
     return outcome
+
+
+def _cycled(pool: list[Call], done: int, n: int) -> list[Call]:
+    """The next `n` calls of `pool` read as a ring, from position `done`."""
+    k = done % len(pool)
+    out = pool[k:k + n]
+    while len(out) < n:
+        out += pool[:n - len(out)]
+    return out
 
 
 def _outcome(spec: PhaseSpec, lat: list[int], service: list[int], labels: list[int], errors: Errors,

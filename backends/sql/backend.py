@@ -51,8 +51,8 @@ class Relational(SQLBackend):
     # -- reads
 
     def variant_by_id(self, *, variant_id: str) -> Variant | None:
-        rows = self._all(self._q.variant_by_id, (variant_id,))
-        return Variant(*rows[0]) if rows else None
+        row = self._one(self._q.variant_by_id, (variant_id,))
+        return Variant(*row) if row else None
 
     def variants_by_chromosome(self, *, chromosome: str) -> list[Variant]:
         return list(starmap(Variant, self._all(self._q.variants_by_chromosome, (chromosome,))))

@@ -170,6 +170,13 @@ class SQLBackend(Backend):
         except self.DRIVER_ERRORS as exc:
             raise self._translate(exc) from None
 
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        """Run one statement that selects by a unique key on the shared cursor; its row or None."""
+        try:
+            return self._cur.execute(sql, params).fetchone()
+        except self.DRIVER_ERRORS as exc:
+            raise self._translate(exc) from None
+
     @contextmanager
     def _errors(self) -> Iterator[None]:
         try:

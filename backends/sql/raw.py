@@ -124,6 +124,13 @@ class RawPostgres:
         row = self.conn.execute(FORMAT["variant_by_id"], (variant_id,)).fetchone()
         return Variant(*row) if row else None
 
+    def variant_row(self, variant_id: str) -> tuple[Any, ...] | None:
+        """The leanest loop psycopg allows (the saturation benchmark's floor): one cursor reused,
+        the row as the driver returns it, no domain object."""
+        cur = self.__dict__.get("_cur") or self.__dict__.setdefault("_cur", self.conn.cursor())
+        cur.execute(FORMAT["variant_by_id"], (variant_id,))
+        return cur.fetchone()
+
     def patient_by_id(self, patient_id: int) -> PatientRecord | None:
         return _record(self.conn.execute(FORMAT["patient_by_id"], (patient_id,)).fetchall(), patient_id)
 
