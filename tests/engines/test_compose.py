@@ -56,9 +56,23 @@ def test_port_parsing() -> None:
     assert published_host_ports(svc) == {8000, 9042, 7687}
 
 
-def test_every_registered_server_backend_has_an_engine_and_a_service(services: dict) -> None:
-    from backends import REGISTRY
+def test_every_registry_entry_has_its_engine_module_service_and_extra(services: dict) -> None:
+    """Adding a backend = its folder + a registry entry + its engine module + its compose service:
+    everything else (CLI choices, `make test`'s engines, results packages) derives from the registry."""
+    import importlib
+    import tomllib
 
-    server_backends = {r.name for r in REGISTRY.values() if r.server}
-    assert server_backends == set(ENGINE_NAMES)
-    assert server_backends <= set(services)
+    from backends import REGISTRY, engines
+    from bench.engines.base import Engine
+
+    extras = tomllib.loads((COMPOSE.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for reg in REGISTRY.values():
+        assert reg.extra in extras, f"{reg.name}: no pyproject extra {reg.extra!r}"
+        assert reg.extra in extras["all"][0], f"{reg.name}: extra {reg.extra!r} is not in .[all]"
+        importlib.import_module(reg.target.partition(":")[0])  # the backend module imports
+        assert reg.packages, f"{reg.name}: no packages to record in results files"
+        if reg.engine is not None:
+            module = importlib.import_module(f"bench.engines.{reg.engine}")
+            assert issubclass(module.ENGINE, Engine) and module.ENGINE.name == reg.engine
+            assert reg.engine in services, f"{reg.name}: no docker-compose service {reg.engine!r}"
+    assert set(engines()) <= set(ENGINE_NAMES)
