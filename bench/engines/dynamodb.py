@@ -3,9 +3,11 @@
 Installed by the fetch step from the project's own pinned files (``bench/engines/dynalite/
 package.json`` and ``package-lock.json``) with ``npm ci`` into ``~/.cache/mmbench/dynamodb/``;
 the LevelDB binding is prebuilt inside the npm package, so nothing is compiled or downloaded at
-run time. Needs Node.js 20 or later. Runs as ``node cli.js --host 127.0.0.1 --port 8000 --path
+run time. Needs Node.js 20 or later. Runs as ``node serve.js --host 127.0.0.1 --port 8000 --path
 <state dir>/dynamodb/data`` (its default would listen on every interface); the data is on disk
-and survives a restart.
+and survives a restart. ``serve.js`` (ours, next to the package files) is dynalite's own server
+plus LevelDB compactions after each DeleteTable: without them the tombstones of every replaced
+table slow later Queries, DeleteTable and ListTables down (see its header).
 
 Why dynalite rather than moto (``mmbench up moto``, port 5000): moto answers a Query by walking
 the whole table, so a key lookup grows with the table; dynalite reads a key range of its LevelDB
@@ -25,7 +27,8 @@ from pathlib import Path
 from bench.engines.base import Engine, EngineError, LaunchSpec, Progress
 
 VERSION = "4.0.0"
-PACKAGE_FILES = Path(__file__).with_name("dynalite")  # package.json + package-lock.json, pinned
+PACKAGE_FILES = Path(__file__).with_name("dynalite")  # package.json + package-lock.json, pinned; serve.js
+LAUNCHER = "serve.js"
 NODE_MAJOR = 20
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "mmbench", "aws_secret_access_key": "mmbench"}
@@ -79,7 +82,12 @@ class DynamoDB(Engine):
 
     @property
     def cli(self) -> Path:
+        """dynalite's own command line (its package.json tells the installed version)."""
         return self.install_dir / "node_modules" / "dynalite" / "cli.js"
+
+    @property
+    def launcher(self) -> Path:
+        return self.install_dir / LAUNCHER
 
     def _lock_digest(self) -> str:
         return hashlib.sha256((PACKAGE_FILES / "package-lock.json").read_bytes()).hexdigest()[:16]
@@ -118,6 +126,7 @@ class DynamoDB(Engine):
     def _configure(self, progress: Progress) -> None:
         super()._configure(progress)
         (self.runtime_dir / "data").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PACKAGE_FILES / LAUNCHER, self.launcher)  # next to node_modules, so it finds dynalite
 
     def _after_start(self, progress: Progress) -> None:
         """Record which dynalite runs (it reports no version itself), for the backend's engine_info."""
@@ -126,7 +135,7 @@ class DynamoDB(Engine):
 
     def _command(self) -> LaunchSpec:
         node, _ = _node_and_npm()
-        return LaunchSpec(argv=[node, str(self.cli), "--host", self.host, "--port", str(self.port),
+        return LaunchSpec(argv=[node, str(self.launcher), "--host", self.host, "--port", str(self.port),
                                 "--path", str(self.runtime_dir / "data"), "--createTableMs", TABLE_STATE_MS,
                                 "--deleteTableMs", TABLE_STATE_MS, "--updateTableMs", TABLE_STATE_MS],
                           cwd=self.runtime_dir)

@@ -94,7 +94,8 @@ def test_holdings_say_what_was_loaded_and_what_was_added(seeded: Any) -> None:
 
 def test_namespaces_keep_data_sets_apart(seeded: Any, backend_name: str) -> None:
     before = seed_answers(seeded)
-    small = dataclasses.replace(seed_dataset(), name="small", variant_list=seed_dataset().variant_list[:2])
+    small = dataclasses.replace(seed_dataset(), name="small", description=None,
+                                variant_list=seed_dataset().variant_list[:2])
     with other_namespace():
         other = fresh_backend(backend_name, small)
         try:

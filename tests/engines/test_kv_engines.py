@@ -100,8 +100,7 @@ def test_dynalite_command_listens_on_loopback_only(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(dynalite_engine, "_node_and_npm", lambda: ("/usr/bin/node", "/usr/bin/npm"))
     engine = get_engine("dynamodb")
     argv = list(engine._command().argv)
-    assert argv[:2] == ["/usr/bin/node", str(tmp_path / "cache" / "dynamodb" / "dynalite" / "node_modules" /
-                                             "dynalite" / "cli.js")]
+    assert argv[:2] == ["/usr/bin/node", str(tmp_path / "cache" / "dynamodb" / "dynalite" / "serve.js")]
     assert argv[argv.index("--host") + 1] == "127.0.0.1" and argv[argv.index("--port") + 1] == "8000"
     assert argv[argv.index("--path") + 1] == str(tmp_path / "state" / "dynamodb" / "data")
 
