@@ -102,21 +102,23 @@ PRODUCTS = {"dynalite": "dynalite (DynamoDB API emulator)", "moto": "moto (Dynam
             "aws": "Amazon DynamoDB", "other": "DynamoDB-compatible endpoint"}
 DIFFERENCES = {
     "dynalite": (
-        "One Node.js process on LevelDB: no partitions, no replication, no throttling, no adaptive capacity; "
-        "its latencies say nothing about DynamoDB's.",
-        "A Query reads one key range of its sorted store, as DynamoDB reads one partition; a Scan reads "
-        "every item, as on DynamoDB.",
-        "No TransactWriteItems, PartiQL, TTL or Streams: add_patient writes the profile with a conditional "
-        "PutItem and the diagnoses with BatchWriteItem, not as one transaction.",
+        ("One Node.js process on LevelDB: no partitions, no replication, no throttling, no adaptive capacity; "
+         "its latencies say nothing about DynamoDB's."),
+        ("A Query reads one key range of its sorted store, as DynamoDB reads one partition; a Scan reads "
+         "every item, as on DynamoDB."),
+        ("No TransactWriteItems, PartiQL, TTL or Streams: add_patient writes the profile with a conditional "
+         "PutItem and the diagnoses with BatchWriteItem, not as one transaction."),
         "Reads are always consistent (DynamoDB's default reads may miss a write for about a second).",
-        "Consumed capacity is computed by dynalite from the item sizes with DynamoDB's rules, without the "
-        "write units of secondary-index updates.",
+        ("Consumed capacity is computed by dynalite from the item sizes with DynamoDB's rules, without the "
+         "write units of secondary-index updates."),
+        ("DeleteTable and ListTables read the whole store (about a second per table here, so a load's final "
+         "switch takes seconds); DynamoDB deletes a table in the background."),
     ),
     "moto": (
-        "An in-memory Python emulator: a Query walks every item of the table or index and keeps those "
-        "matching the key condition, so key lookups slow down as the table grows (DynamoDB's do not).",
-        "Consumed capacity is a placeholder (1 unit per request), not DynamoDB's billing; explain computes "
-        "the billed units from item sizes instead.",
+        ("An in-memory Python emulator: a Query walks every item of the table or index and keeps those "
+         "matching the key condition, so key lookups slow down as the table grows (DynamoDB's do not)."),
+        ("Consumed capacity is a placeholder (1 unit per request), not DynamoDB's billing; explain computes "
+         "the billed units from item sizes instead."),
         "Reads are always consistent; no partitions, replication or throttling.",
     ),
 }
@@ -206,7 +208,7 @@ class DynamoDBCore(Backend):
         self._loading: dict[int, Item] | None = None  # profiles written by the running load
         self._kind: str | None = None
         self._info: EngineInfo | None = None
-        self._secrets = tuple(s for s in (settings.access_key_id, settings.secret_access_key.get_secret_value()) if s)
+        self._secrets = tuple(s for s in settings.credentials() if s)
         try:
             self._session = self._make_session(settings)
             self._client = self._make_client(Config(
@@ -234,7 +236,7 @@ class DynamoDBCore(Backend):
     @staticmethod
     def _make_session(settings: DynamoDBSettings) -> boto3.Session:
         """Explicit credentials if given; locally a dummy pair; on AWS boto3's default chain."""
-        keys = (settings.access_key_id, settings.secret_access_key.get_secret_value())
+        keys = settings.credentials()
         if not all(keys) and not settings.on_aws:
             keys = LOCAL_CREDENTIALS
         region = settings.region or (None if settings.on_aws else LOCAL_REGION)
@@ -680,16 +682,16 @@ class DynamoDBCore(Backend):
             for table, item, transactional in ex.written_items(call):
                 wcu += ex.write_units(item, definitions.get(table, {}), transactional)
         return {"rcu": rcu, "wcu": wcu}, [
-            "moto reports placeholder capacity (1 unit per request): rcu/wcu here are COMPUTED as DynamoDB bills "
-            "them, from the sizes of the items each request read (replayed without filter and projection) and "
-            "wrote (with each GSI the item lands in), not measured."]
+            ("moto reports placeholder capacity (1 unit per request): rcu/wcu here are COMPUTED as DynamoDB bills "
+             "them, from the sizes of the items each request read (replayed without filter and projection) and "
+            "wrote (with each GSI the item lands in), not measured.")]
 
     def _notes(self, q: Q, calls: list[ex.Call]) -> list[str]:
         kind = self.engine_kind()
         operations = {c.operation for c in calls}
-        notes = ["DynamoDB has no query plan: each request is the plan (GetItem one item, Query one partition's "
+        notes = [("DynamoDB has no query plan: each request is the plan (GetItem one item, Query one partition's "
                  "key range, Scan every item); the plan lists the requests with ScannedCount and Count. DynamoDB "
-                 "reports no server-side time."]
+                 "reports no server-side time.")]
         if "Scan" in operations:
             notes.append("A Scan reads, and bills, every item of the table or index; a FilterExpression only trims "
                          "what is returned (examined vs returned).")

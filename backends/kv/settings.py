@@ -35,7 +35,7 @@ class DynamoDBSettings(BaseSettings):
     engine: Literal["dynalite", "moto"] = "dynalite"
     url: str | None = None
     region: str = ""
-    access_key_id: str = ""
+    access_key_id: SecretStr = SecretStr("")   # secret too: neither ever shows in a repr or a message
     secret_access_key: SecretStr = SecretStr("")
     table_prefix: str = Field("mmbench_", pattern=r"^[A-Za-z0-9_.-]*$", max_length=100)
     workers: int = Field(4, ge=1, le=64)
@@ -68,6 +68,10 @@ class DynamoDBSettings(BaseSettings):
     def endpoint_url(self) -> str | None:
         """The URL to give boto3 (None: the regional AWS endpoint)."""
         return None if self.address.lower() in ("", "aws") else self.address
+
+    def credentials(self) -> tuple[str, str]:
+        """The configured key pair (empty strings when unset)."""
+        return self.access_key_id.get_secret_value(), self.secret_access_key.get_secret_value()
 
     def prefix(self, design: str = "") -> str:
         """The table-name prefix of this namespace and design: `mmbench_` (default namespace),

@@ -28,7 +28,7 @@ def running(name: str) -> Engine:
     return engine
 
 
-def client(service: str, address: str):  # noqa: ANN201 - a boto3 client
+def client(service: str, address: str):
     import boto3
 
     return boto3.client(service, endpoint_url=address, region_name="us-east-1",
