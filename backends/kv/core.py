@@ -571,8 +571,8 @@ class DynamoDBCore(Backend):
     def _put_new(self, tables: TableSet, table: str, first: Item, condition: str, rest: list[Item],
                  refused: str) -> None:
         """Put `first` if `condition` holds, with `rest`, all or nothing: one TransactWriteItems. Without
-        transactions (dynalite): a conditional PutItem, then the rest in batches; if those fail, `first`
-        is deleted again (best effort)."""
+        transactions (dynalite): a conditional PutItem, then the rest in batches; if those fail, every
+        item of the write is deleted again (best effort: a process killed in between leaves them)."""
         if len(rest) + 1 > TRANSACTION_ITEMS:
             raise BackendError(f"{self.name}: more than {TRANSACTION_ITEMS} items do not fit in one transaction")
         if self.transactions:
@@ -596,11 +596,14 @@ class DynamoDBCore(Backend):
         try:
             if rest:
                 self._put_all(tables, table, rest)
-        except BaseException:
+        except BaseException as exc:
             keys = tables.key_names(table)
-            for chunk in batched([{"DeleteRequest": {"Key": {k: i[k] for k in keys}}} for i in (first, *rest)],
-                                 BATCH_WRITE_ITEMS):
-                self._write_chunk(table, chunk)
+            try:
+                for chunk in batched([{"DeleteRequest": {"Key": {k: i[k] for k in keys}}} for i in (first, *rest)],
+                                     BATCH_WRITE_ITEMS):
+                    self._write_chunk(table, chunk)
+            except Exception as cleanup:  # noqa: BLE001 - the write's own error is the one to report
+                exc.add_note(f"and deleting its partial write failed too: {first_line(cleanup)}")
             raise
 
     # -- reading
