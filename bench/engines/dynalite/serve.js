@@ -34,8 +34,9 @@ function compact (ranges) {
 
 function compactLater (table) {
   pending.add(table)
-  clearTimeout(timer)
+  if (timer) return // due within a second already: a stream of deletes must not postpone it forever
   timer = setTimeout(() => {
+    timer = null
     const ranges = []
     for (const name of pending) {
       for (const prefix of [ `item-${name}~`, `index-global~${name}~`, `index-local~${name}~`, `tag-${name}~` ]) {
