@@ -60,6 +60,9 @@ REGISTRY: dict[str, Registration] = {r.name: r for r in (
                  "expression indexes: the document model on a relational server"),
     Registration("dynamodb", "kv", "backends.kv.backend:DynamoDBBackend", "boto3", "kv", "dynamodb",
                  ("boto3", "moto"), "one table per entity with GSIs for the other access paths"),
+    Registration("dynamodb:single-table", "kv", "backends.kv.single_table:SingleTableBackend", "boto3", "kv",
+                 "dynamodb", ("boto3", "moto"), "every entity in one table with overloaded keys and GSIs: a patient's "
+                 "profile, diagnoses and lab results are one item collection; more writes per item, opaque keys"),
     Registration("mongodb", "document", "backends.document.backend:MongoBackend", "pymongo", "document",
                  "mongodb", ("pymongo",), "patients embed their diagnoses; variants and lab results apart"),
     Registration("mongodb:referenced", "document", "backends.document.referenced:ReferencedMongoBackend", "pymongo",

@@ -11,9 +11,11 @@ after each call (every page of a paginated Query or Scan, every batch and every 
 unprocessed items) it adds the reported units. `take()` returns the sums since the last
 take and resets them.
 
-moto (5.x) reports fixed placeholders, not costs: 0.5 per GetItem, 1 per PutItem, Query or
-Scan page, 1 per table per BatchWriteItem, one per key of a BatchGetItem, nothing for
-TransactWriteItems. Its numbers count requests; only Amazon DynamoDB's are capacity.
+dynalite computes the units from the item sizes with DynamoDB's rules (table writes only: no
+units for secondary-index updates). moto (5.x) reports fixed placeholders, not costs: 0.5 per
+GetItem, 1 per PutItem, Query or Scan page, 1 per table per BatchWriteItem, one per key of a
+BatchGetItem, nothing for TransactWriteItems. Its numbers count requests; only Amazon
+DynamoDB's are capacity.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ class CapacityMeter:
             spent = {"rcu": self._rcu, "wcu": self._wcu}
             self._rcu = self._wcu = 0.0
         return spent
+
+    def give(self, spent: dict[str, float]) -> None:
+        """Add units back (what was taken aside while something untimed, e.g. explain, ran)."""
+        with self._lock:
+            self._rcu += spent.get("rcu", 0.0)
+            self._wcu += spent.get("wcu", 0.0)
 
     @staticmethod
     def _ask(params: dict[str, Any], model: Any, **_: Any) -> None:

@@ -43,17 +43,32 @@ def int_from_wire(text: str) -> int:
     raise BackendError(f"dynamodb: expected an integer, got the number {text!r}")
 
 
+MAX_DIGITS = 38  # DynamoDB keeps up to 38 significant digits ...
+MAX_MAGNITUDE, MIN_MAGNITUDE = 1e126, 1e-130  # ... of magnitudes in [1E-130, 9.99E+125] (or 0)
+
+
+def int_to_wire(value: int) -> str:
+    """An int as DynamoDB number text; refused (as DynamoDB refuses it) beyond 38 significant digits.
+    Checked here because not every emulator checks (moto stores 45 digits)."""
+    text = str(value)
+    if len(text.lstrip("-").rstrip("0")) > MAX_DIGITS:
+        raise BackendError(f"dynamodb: cannot store {text[:12]}... ({len(text.lstrip('-'))} digits): "
+                           f"DynamoDB numbers keep at most {MAX_DIGITS} significant digits")
+    return text
+
+
 def float_to_wire(value: float) -> str:
-    """The shortest decimal text that reads back as the same float."""
-    if not math.isfinite(value):
-        raise BackendError(f"dynamodb: cannot store {value!r}: DynamoDB numbers are finite")
+    """The shortest decimal text that reads back as the same float (finite, within DynamoDB's range)."""
+    if not math.isfinite(value) or (value and not MIN_MAGNITUDE <= abs(value) < MAX_MAGNITUDE):
+        raise BackendError(f"dynamodb: cannot store {value!r}: DynamoDB numbers are finite, "
+                           f"between {MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} in magnitude")
     return repr(float(value))
 
 
 # type -> (attribute type tag, Python -> wire text, wire text -> Python)
 _CONVERTERS: dict[type, tuple[str, Callable[[Any], str], Callable[[str], Any]]] = {
     str: ("S", str, str),
-    int: ("N", str, int_from_wire),
+    int: ("N", int_to_wire, int_from_wire),
     float: ("N", float_to_wire, float),
     dt.date: ("S", dt.date.isoformat, dt.date.fromisoformat),
 }
@@ -85,6 +100,7 @@ class EntityCodec(Generic[T]):
         hints = typing.get_type_hints(cls)
         self.fields = tuple(self._field(f.name, hints[f.name]) for f in dataclasses.fields(cls))  # type: ignore[arg-type]
         self.names = tuple(f.name for f in self.fields)
+        self._plan = tuple((f.name, f.tag, f.read, f.optional) for f in self.fields)  # decode's hot loop
 
     @staticmethod
     def _field(name: str, hint: Any) -> _Field:
@@ -105,12 +121,9 @@ class EntityCodec(Generic[T]):
     def decode(self, item: Item) -> T:
         """The entity in `item` (attributes other than its fields are ignored)."""
         values = []
-        for f in self.fields:
-            attribute = item.get(f.name)
-            if attribute is None and f.optional:
-                values.append(None)
-            else:
-                values.append(f.read(attribute[f.tag]))  # type: ignore[index]
+        for name, tag, read, optional in self._plan:
+            attribute = item.get(name)
+            values.append(None if attribute is None and optional else read(attribute[tag]))  # type: ignore[index]
         return self.cls(*values)
 
 

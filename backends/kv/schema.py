@@ -1,7 +1,8 @@
 """The DynamoDB schema, designed from the access patterns (the catalog's queries) backwards.
 
-Three tables (names carry the settings' prefix, default `mmbench_`), all on-demand
-(PAY_PER_REQUEST: nothing to provision, the same definition works on AWS):
+Three tables, all on-demand (PAY_PER_REQUEST: nothing to provision, the same definition works
+on AWS). Their names carry the prefix (settings and namespace, `mmbench_` by default) and the
+load generation, `mmbench_g<N>_patients` (see `backends/kv/core.py` for the atomic switch):
 
     patients      PK patient_id (N)   SK sk (S)
       profile       sk = "PROFILE"                                   Patient fields, entity = "patient"
@@ -76,6 +77,7 @@ text, not as numbers.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -98,17 +100,25 @@ BY_LOCUS = "by_locus"
 PATIENT_COPY = ("name", "age", "sex")
 
 
+ENTITIES = ("patients", "lab_results", "variants")
+
+
 @dataclass(frozen=True)
 class Tables:
-    """The table names under one prefix."""
+    """The table names of one load generation: `<prefix>g<N>_patients`, `..._lab_results`, `..._variants`."""
 
     patients: str
     lab_results: str
     variants: str
 
     @classmethod
-    def with_prefix(cls, prefix: str) -> Tables:
-        return cls(f"{prefix}patients", f"{prefix}lab_results", f"{prefix}variants")
+    def of(cls, prefix: str, generation: int) -> Tables:
+        return cls(*(f"{prefix}g{generation}_{entity}" for entity in ENTITIES))
+
+    @staticmethod
+    def pattern(prefix: str) -> re.Pattern[str]:
+        """Matches the table names of any generation under `prefix`; group 1 is the generation."""
+        return re.compile(rf"{re.escape(prefix)}g(\d+)_(?:{'|'.join(ENTITIES)})")
 
     def __iter__(self) -> Iterator[str]:
         return iter((self.patients, self.lab_results, self.variants))
@@ -120,12 +130,12 @@ class Tables:
     def definitions(self) -> list[dict[str, Any]]:
         """CreateTable requests of every table."""
         return [
-            _table(self.patients, [("patient_id", "N"), ("sk", "S")],
-                   Index(BY_CODE, ("code", "S"), ("patient_id", "N"), PATIENT_COPY),
-                   Index(BY_AGE, ("entity", "S"), ("age", "N"))),
-            _table(self.lab_results, [("patient_test", "S"), ("taken", "S")]),
-            _table(self.variants, [("variant_id", "S")],
-                   Index(BY_LOCUS, ("chromosome", "S"), ("position", "N"))),
+            table_request(self.patients, [("patient_id", "N"), ("sk", "S")],
+                          Index(BY_CODE, ("code", "S"), ("patient_id", "N"), PATIENT_COPY),
+                          Index(BY_AGE, ("entity", "S"), ("age", "N"))),
+            table_request(self.lab_results, [("patient_test", "S"), ("taken", "S")]),
+            table_request(self.variants, [("variant_id", "S")],
+                          Index(BY_LOCUS, ("chromosome", "S"), ("position", "N"))),
         ]
 
 
@@ -152,7 +162,7 @@ def _key_schema(*keys: Key) -> list[dict[str, str]]:
     return [{"AttributeName": name, "KeyType": kind} for (name, _), kind in zip(keys, ("HASH", "RANGE"))]
 
 
-def _table(name: str, keys: list[Key], *indexes: Index) -> dict[str, Any]:
+def table_request(name: str, keys: list[Key], *indexes: Index) -> dict[str, Any]:
     """An on-demand table (no capacity to provision: the same request works on AWS)."""
     attributes = dict(keys)
     for index in indexes:

@@ -14,8 +14,9 @@ import importlib
 from backends import REGISTRY, engines
 from bench.engines.base import Engine, EngineError, EngineStatus
 
-SERVICES: tuple[str, ...] = ()
-"""Engines that are not a backend's default engine (e.g. the S3 and Glue APIs of the cloud hands-on)."""
+SERVICES: tuple[str, ...] = ("moto",)
+"""Engines that are not a backend's default engine: moto (the S3 and Glue APIs of the cloud hands-on,
+and the DynamoDB API for `MMBENCH_DYNAMODB_ENGINE=moto`)."""
 
 ENGINE_NAMES: tuple[str, ...] = (*engines(), *SERVICES)
 
