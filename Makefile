@@ -40,7 +40,12 @@ package-check: $(STAMP)
 test: $(STAMP) package-check
 	@status=0; \
 	$(BIN)/mmbench up || status=$$?; \
-	if [ $$status -eq 0 ]; then $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; fi; \
+	if [ $$status -eq 0 ]; then \
+		$(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
+		echo "conformance again on the second local DynamoDB emulator (moto)"; \
+		MMBENCH_DYNAMODB_ENGINE=moto MMBENCH_TEST_BACKENDS=dynamodb MMBENCH_TEST_NAMESPACE=test_moto \
+			$(BIN)/python -m pytest tests/conformance $(PYTEST_ARGS) || status=$$?; \
+	fi; \
 	$(BIN)/mmbench down || true; \
 	exit $$status
 

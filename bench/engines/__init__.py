@@ -19,6 +19,8 @@ SERVICES: tuple[str, ...] = ("moto",)
 and the DynamoDB API for `MMBENCH_DYNAMODB_ENGINE=moto`)."""
 
 ENGINE_NAMES: tuple[str, ...] = (*engines(), *SERVICES)
+ALIASES: dict[str, str] = {"s3": "moto", "glue": "moto"}
+"""Other names of an engine: `mmbench up s3` starts moto, which serves S3 and Glue."""
 
 
 def engine_name(name: str) -> str | None:
@@ -26,6 +28,8 @@ def engine_name(name: str) -> str | None:
     for an embedded backend (sqlite); EngineError naming the valid names if unknown."""
     if name in ENGINE_NAMES:
         return name
+    if name in ALIASES:
+        return ALIASES[name]
     if name in REGISTRY:
         return REGISTRY[name].engine
     raise EngineError(f"unknown engine {name!r}; choose from: {', '.join(ENGINE_NAMES)}")
