@@ -9,11 +9,19 @@ emulator; real MongoDB is available through docker-compose or a URI to a real de
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 from pathlib import Path
 
 from bench.engines.base import Engine, EngineError, LaunchSpec, Progress
-from bench.engines.maven import Artifact, fetch_artifacts, find_java, is_fetched, javac_for
+from bench.engines.maven import (
+    Artifact,
+    fetch_artifacts,
+    find_java,
+    is_fetched,
+    javac_for,
+)
 
 VERSION = "1.47.0"
 ARTIFACTS = (
@@ -108,9 +116,12 @@ class MongoDB(Engine):
     def _command(self) -> LaunchSpec:
         java = find_java(self.name, JAVA_VERSIONS)
         classpath = f"{self.home / 'classes'}:{self.home / 'lib' / '*'}"
+        heap = os.environ.get("MMBENCH_MONGODB_HEAP", "1g")  # its data lives in the heap: scale 10 needs ~0.5 GB
+        if not re.fullmatch(r"\d+[mMgG]", heap):
+            raise EngineError(f"mongodb: MMBENCH_MONGODB_HEAP={heap!r}: a size such as 768m or 2g")
         return LaunchSpec(
             argv=[
-                java, "-Xms64m", "-Xmx512m", "-XX:+UseG1GC",
+                java, "-Xms64m", f"-Xmx{heap}", "-XX:+UseG1GC",
                 "-cp", classpath, "MongoMain", str(self.port), self.host, str(WIRE_VERSION),
             ],
             cwd=self.runtime_dir,
