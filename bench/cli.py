@@ -741,6 +741,7 @@ def demo(
     """Named trade-off demos: each asks a question, measures the alternatives on the same data,
     prints a table and a takeaway derived from this run's numbers, and writes a plot."""
     from bench.demos import DEMOS, Context, all_demos, get_demo
+    from bench.demos.base import cell_text
 
     if list_ or name is None:
         table = Table(title="demos")
@@ -773,7 +774,7 @@ def demo(
     for col in result.columns:
         table.add_column(col, justify="left" if col in result.columns[:2] else "right")
     for row in result.rows:
-        table.add_row(*(_cell(row.get(col)) for col in result.columns))
+        table.add_row(*(cell_text(row.get(col)) for col in result.columns))
     out.print(table)
     for engine, what in result.engines.items():
         out.print(f"[dim]{engine}: {what}[/dim]", highlight=False)
@@ -782,18 +783,6 @@ def demo(
     out.print(f"[bold]takeaway:[/bold] {result.takeaway}", highlight=False)
     for plot in result.plots:
         out.print(f"plot: {plot}", highlight=False)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.1f}" if value >= 10 else f"{value:.3g}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_cell(v)}" for k, v in value.items()) or "-"
-    return str(value)
 
 
 # ---------------------------------------------------------------- entry point

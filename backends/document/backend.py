@@ -76,11 +76,9 @@ from backends.document.schema import (
     patient_doc,
     push_diagnoses,
     to_code_count,
-    to_lab_result,
     to_patient,
     to_record,
     to_shared,
-    to_variant,
     variant_doc,
 )
 from backends.document.store import DRIVER_ERRORS, MongoStore
@@ -88,11 +86,9 @@ from models.dataset import EntityKind
 from models.entities import (
     CodeCount,
     Diagnosis,
-    LabResult,
     Patient,
     PatientRecord,
     SharedDiagnoses,
-    Variant,
 )
 
 _INSERTED: dict[EntityKind, tuple[str, Any]] = {
@@ -140,36 +136,8 @@ class MongoBackend(MongoStore):
 
     # -- reads
 
-    def _variants_of(self, command: Command) -> list[Variant]:
-        return self._find(command, to_variant)
-
     def _code_counts(self, command: Command) -> list[CodeCount]:
         return self._aggregate(command, to_code_count)
-
-    def variant_by_id(self, *, variant_id: str) -> Variant | None:
-        try:
-            doc = self._variants.find_one({"_id": variant_id})
-        except DRIVER_ERRORS as exc:
-            raise self._error(exc) from None
-        if doc is None:
-            self._check_loaded()
-            return None
-        return to_variant(doc)
-
-    def variants_by_chromosome(self, *, chromosome: str) -> list[Variant]:
-        return self._variants_of(queries.variants_by_chromosome(chromosome=chromosome))
-
-    def variants_in_region(self, *, chromosome: str, start: int, end: int) -> list[Variant]:
-        return self._variants_of(queries.variants_in_region(chromosome=chromosome, start=start, end=end))
-
-    def variants_min_depth(self, *, min_depth: int) -> list[Variant]:
-        return self._variants_of(queries.variants_min_depth(min_depth=min_depth))
-
-    def variants_min_quality(self, *, min_quality: float) -> list[Variant]:
-        return self._variants_of(queries.variants_min_quality(min_quality=min_quality))
-
-    def all_variants(self) -> list[Variant]:
-        return self._variants_of(queries.all_variants())
 
     def patient_by_id(self, *, patient_id: int) -> PatientRecord | None:
         """One document: the diagnoses are embedded, already in catalog order."""
@@ -182,18 +150,11 @@ class MongoBackend(MongoStore):
             return None
         return to_record(doc)
 
-    def patients_older_than(self, *, age: int) -> list[Patient]:
-        return self._find(queries.patients_older_than(age=age), to_patient)
-
     def patients_with_diagnosis(self, *, code: str) -> list[Patient]:
         return self._find(queries.patients_with_diagnosis(code=code), to_patient)
 
     def diagnosis_counts(self, *, min_age: int | None = None) -> list[CodeCount]:
         return self._code_counts(queries.diagnosis_counts(min_age=min_age))
-
-    def lab_history(self, *, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> list[LabResult]:
-        command = queries.lab_history(patient_id=patient_id, test_name=test_name, since=since, until=until)
-        return self._find(command, to_lab_result)
 
     def carriers_with_diagnosis(self, *, chromosome: str, start: int, end: int, code: str) -> list[Patient]:
         command = queries.carriers_with_diagnosis(chromosome=chromosome, start=start, end=end, code=code)
@@ -221,11 +182,6 @@ class MongoBackend(MongoStore):
             result = self._patients.update_one({"_id": patient_id}, push_diagnoses([item]))
         if result.acknowledged and result.matched_count == 0:
             raise BackendError(f"{self.name}: no patient {patient_id} to add diagnosis {diagnosis_id} to")
-
-    def add_variants(self, *, variants: list[Variant]) -> None:
-        if variants:
-            with self._errors():
-                self._variants.insert_many([variant_doc(v) for v in variants], ordered=False)
 
     # -- undoing an explained write (store.py)
 

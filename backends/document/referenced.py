@@ -55,7 +55,7 @@ from typing import Any, ClassVar
 
 from backends.base import BackendError
 from backends.document import queries
-from backends.document.queries import Aggregate, Command, Find
+from backends.document.queries import Aggregate, Find
 from backends.document.referenced_schema import (
     COLLECTIONS,
     DIAGNOSES,
@@ -73,10 +73,8 @@ from backends.document.schema import (
     VARIANTS,
     lab_result_doc,
     to_code_count,
-    to_lab_result,
     to_patient,
     to_shared,
-    to_variant,
     variant_doc,
 )
 from backends.document.store import DRIVER_ERRORS, MongoStore
@@ -85,11 +83,9 @@ from models.dataset import EntityKind
 from models.entities import (
     CodeCount,
     Diagnosis,
-    LabResult,
     Patient,
     PatientRecord,
     SharedDiagnoses,
-    Variant,
 )
 
 # -- the commands of this design (variants and lab results: queries.py)
@@ -221,53 +217,18 @@ class ReferencedMongoBackend(MongoStore):
 
     # -- reads
 
-    def _variants_of(self, command: Command) -> list[Variant]:
-        return self._find(command, to_variant)
-
     def _code_counts(self, command: Aggregate) -> list[CodeCount]:
         return self._aggregate(command, to_code_count)
-
-    def variant_by_id(self, *, variant_id: str) -> Variant | None:
-        try:
-            doc = self._variants.find_one({"_id": variant_id})
-        except DRIVER_ERRORS as exc:
-            raise self._error(exc) from None
-        if doc is None:
-            self._check_loaded()
-            return None
-        return to_variant(doc)
-
-    def variants_by_chromosome(self, *, chromosome: str) -> list[Variant]:
-        return self._variants_of(queries.variants_by_chromosome(chromosome=chromosome))
-
-    def variants_in_region(self, *, chromosome: str, start: int, end: int) -> list[Variant]:
-        return self._variants_of(queries.variants_in_region(chromosome=chromosome, start=start, end=end))
-
-    def variants_min_depth(self, *, min_depth: int) -> list[Variant]:
-        return self._variants_of(queries.variants_min_depth(min_depth=min_depth))
-
-    def variants_min_quality(self, *, min_quality: float) -> list[Variant]:
-        return self._variants_of(queries.variants_min_quality(min_quality=min_quality))
-
-    def all_variants(self) -> list[Variant]:
-        return self._variants_of(queries.all_variants())
 
     def patient_by_id(self, *, patient_id: int) -> PatientRecord | None:
         docs = self._aggregate(patient_by_id(patient_id=patient_id))
         return to_record(docs[0]) if docs else None
-
-    def patients_older_than(self, *, age: int) -> list[Patient]:
-        return self._find(queries.patients_older_than(age=age), to_patient)
 
     def patients_with_diagnosis(self, *, code: str) -> list[Patient]:
         return self._aggregate(patients_with_diagnosis(code=code), to_patient)
 
     def diagnosis_counts(self, *, min_age: int | None = None) -> list[CodeCount]:
         return self._code_counts(diagnosis_counts(min_age=min_age))
-
-    def lab_history(self, *, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> list[LabResult]:
-        command = queries.lab_history(patient_id=patient_id, test_name=test_name, since=since, until=until)
-        return self._find(command, to_lab_result)
 
     def carriers_with_diagnosis(self, *, chromosome: str, start: int, end: int, code: str) -> list[Patient]:
         carriers = self._distinct(VARIANTS, "patient_id", queries.region(chromosome, start, end))
@@ -317,11 +278,6 @@ class ReferencedMongoBackend(MongoStore):
             if self._patients.find_one({"_id": patient_id}, {"_id": 1}) is None:
                 raise BackendError(f"{self.name}: no patient {patient_id} to add diagnosis {diagnosis_id} to")
             self._diagnoses.insert_one(diagnosis_doc(Diagnosis(diagnosis_id, patient_id, code, diagnosed_on)))
-
-    def add_variants(self, *, variants: list[Variant]) -> None:
-        if variants:
-            with self._errors():
-                self._variants.insert_many([variant_doc(v) for v in variants], ordered=False)
 
     # -- undoing an explained write (store.py)
 

@@ -83,12 +83,21 @@ from backends.base import (
     run_query,
 )
 from backends.document import explain as ex
-from backends.document.schema import VARIANTS
+from backends.document import queries
+from backends.document.queries import Command
+from backends.document.schema import (
+    VARIANTS,
+    to_lab_result,
+    to_patient,
+    to_variant,
+    variant_doc,
+)
 from backends.document.settings import MongoSettings
 from models.catalog import CATALOG, Q
 from models.dataset import EntityKind
 from models.entities import (
     Diagnosis,
+    LabResult,
     Patient,
     PatientRecord,
     Variant,
@@ -489,6 +498,48 @@ class MongoStore(Backend):
 
     def _undo_diagnosis(self, patient_id: int, diagnosis_id: int) -> None:
         raise NotImplementedError
+
+    # -- what both designs store alike: the variants, the patients' own fields, the lab results
+
+    def _variants_of(self, command: Command) -> list[Variant]:
+        return self._find(command, to_variant)
+
+    def variant_by_id(self, *, variant_id: str) -> Variant | None:
+        try:
+            doc = self._variants.find_one({"_id": variant_id})
+        except DRIVER_ERRORS as exc:
+            raise self._error(exc) from None
+        if doc is None:
+            self._check_loaded()
+            return None
+        return to_variant(doc)
+
+    def variants_by_chromosome(self, *, chromosome: str) -> list[Variant]:
+        return self._variants_of(queries.variants_by_chromosome(chromosome=chromosome))
+
+    def variants_in_region(self, *, chromosome: str, start: int, end: int) -> list[Variant]:
+        return self._variants_of(queries.variants_in_region(chromosome=chromosome, start=start, end=end))
+
+    def variants_min_depth(self, *, min_depth: int) -> list[Variant]:
+        return self._variants_of(queries.variants_min_depth(min_depth=min_depth))
+
+    def variants_min_quality(self, *, min_quality: float) -> list[Variant]:
+        return self._variants_of(queries.variants_min_quality(min_quality=min_quality))
+
+    def all_variants(self) -> list[Variant]:
+        return self._variants_of(queries.all_variants())
+
+    def patients_older_than(self, *, age: int) -> list[Patient]:
+        return self._find(queries.patients_older_than(age=age), to_patient)
+
+    def lab_history(self, *, patient_id: int, test_name: str, since: dt.date, until: dt.date) -> list[LabResult]:
+        command = queries.lab_history(patient_id=patient_id, test_name=test_name, since=since, until=until)
+        return self._find(command, to_lab_result)
+
+    def add_variants(self, *, variants: list[Variant]) -> None:
+        if variants:
+            with self._errors():
+                self._variants.insert_many([variant_doc(v) for v in variants], ordered=False)
 
 
 def _staging_name(generation: str, name: str) -> str:

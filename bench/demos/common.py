@@ -20,7 +20,7 @@ from typing import Any
 
 from backends import REGISTRY, Backend, registration
 from backends.base import Explanation, NotLoaded
-from bench.demos.base import ROUNDS, Context, DemoResult, Measured
+from bench.demos.base import ROUNDS, Context, DemoResult, Measured, cell_text
 from bench.stats import Latencies
 from bench.timing import time_calls
 from bench.uncertainty import Buckets, estimate, interval, replicates, rng_for
@@ -357,19 +357,8 @@ def result_html(result: DemoResult, columns: list[str] | None = None) -> str:
     if unknown:
         raise ValueError(f"demo {result.name} has no column {', '.join(unknown)}; it has {', '.join(result.rows[0])}")
 
-    def cell(v: Any) -> str:
-        if v is None:
-            return "-"
-        if isinstance(v, float):
-            return f"{v:,.1f}" if v >= 10 else f"{v:.3g}"
-        if isinstance(v, int):
-            return f"{v:,}"
-        if isinstance(v, dict):
-            return ", ".join(f"{k} {cell(x)}" for k, x in v.items()) or "-"
-        return str(v)
-
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell(r.get(c)))}</td>" for c in cols) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell_text(r.get(c)))}</td>" for c in cols) + "</tr>"
                    for r in result.rows)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     engines = ", ".join(f"{k}: {v}" for k, v in result.engines.items())
