@@ -61,9 +61,22 @@ from backends.base import (
     NotLoaded,
     run_query,
 )
-from models.catalog import CATALOG, CHROMOSOME, CODE, DATE, FLOAT, INT, READS, TEXT, Q, QuerySpec
+from models.catalog import (
+    CATALOG,
+    CHROMOSOME,
+    CODE,
+    DATE,
+    FLOAT,
+    INT,
+    READS,
+    TEST_NAME,
+    VARIANT_ID,
+    Q,
+    QuerySpec,
+)
 from models.entities import CHROMOSOMES, Variant
 from models.errors import MMBenchError, UsageError, first_line
+from models.validate import MAX_CHARS
 
 log = logging.getLogger("mmbench.api")
 
@@ -267,8 +280,10 @@ def _query_param(p: Any) -> tuple[Any, Any]:
         q = Query(min_length=1, max_length=8, description=desc, examples=["4"])
     elif p.type is CODE:
         q = Query(min_length=1, max_length=16, description=desc, examples=["I10"])
-    elif p.type is TEXT:
-        q = Query(min_length=1, max_length=256, description=desc)
+    elif p.type is VARIANT_ID:
+        q = Query(min_length=1, max_length=MAX_CHARS["variant_id"], description=desc)
+    elif p.type is TEST_NAME:
+        q = Query(min_length=1, max_length=MAX_CHARS["test_name"], description=desc)
     else:
         raise TypeError(f"no API type for parameter {p.name} ({p.type.name})")
     return (str | None if p.optional else str), q

@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backends.base import Backend
 from models.catalog import Q
-from models.entities import CodeCount, LabResult, Patient, PatientRecord, SharedDiagnoses, Variant
+from models.entities import (
+    CodeCount,
+    LabResult,
+    Patient,
+    PatientRecord,
+    SharedDiagnoses,
+    Variant,
+)
 
 
 class GenomicsVariant(BaseModel):

@@ -85,7 +85,7 @@ def test_token_is_opaque_and_checked(client: TestClient) -> None:
     ("/queries/variants_min_quality?min_quality=inf", 422, "finite"),
     ("/queries/patients_with_diagnosis?code=ZZZ", 400, "not an ICD-10-CM code"),
     ("/queries/lab_history?patient_id=1&test_name=x&since=2020-13-01&until=2021-01-01", 422, "since"),
-    ("/queries/variant_by_id?variant_id=%20", 400, "not a non-empty string"),
+    ("/queries/variant_by_id?variant_id=%20", 400, "is empty"),
     ("/nope", 404, "no such path"),
 ])
 def test_errors_are_json_with_the_right_status(client: TestClient, path: str, status: int, says: str) -> None:
