@@ -60,8 +60,10 @@ class NotLoaded(BackendError):
     """The backend's schema does not exist yet: nothing was loaded into it."""
 
     def __init__(self, backend: str, what: str) -> None:
+        ns = os.environ.get(NAMESPACE_ENV, "").strip()
+        option = f" --namespace {ns}" if ns else ""
         super().__init__(f"{backend} holds no mmbench {what} yet; load a data set first: "
-                         f"mmbench load --backend {backend} --dataset seed")
+                         f"mmbench{option} load --backend {backend} --dataset seed")
 
 
 class DriverMissing(BackendError):
