@@ -198,5 +198,18 @@ def compared(a: str, b: str, r: dict[str, Any]) -> str:
     return f"this run could not tell {a} and {b} apart (p50 ratio {r['value']:.2f}, 95% interval {r['lo']:.2f}–{r['hi']:.2f})"
 
 
+def cell_text(value: Any) -> str:
+    """A table cell of a demo's result: numbers grouped, small floats to 3 digits, dicts inline."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if value >= 10 else f"{value:.3g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {cell_text(v)}" for k, v in value.items()) or "-"
+    return str(value)
+
+
 def fmt_count(n: float | None) -> str:
     return "?" if n is None else f"{n:,.0f}"
