@@ -23,7 +23,8 @@ from models.reference import Reference
 from models.sampling import SampleSource
 from models.seed import seed_dataset
 
-TEST_NAMESPACE = os.environ.get("MMBENCH_TEST_NAMESPACE", "test")
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1...: each pytest-xdist worker its own namespace
+TEST_NAMESPACE = os.environ.get("MMBENCH_TEST_NAMESPACE", "test") + (f"_{_WORKER}" if _WORKER else "")
 BACKENDS = [b for b in (os.environ.get("MMBENCH_TEST_BACKENDS") or ",".join(REGISTRY)).split(",") if b]
 SYNTHETIC_SEEDS = (1, 2, 3)
 DATASET_KEYS = ["seed", *(f"synthetic-{s}" for s in SYNTHETIC_SEEDS)]

@@ -46,7 +46,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import random
 import re
+import secrets
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from importlib import metadata
@@ -69,6 +72,7 @@ from neo4j.exceptions import (
     Neo4jError,
     ServiceUnavailable,
     SessionExpired,
+    TransientError,
 )
 
 from backends.base import (
@@ -359,12 +363,20 @@ class GraphBackend(Backend):
     # -- running statements
 
     def _admin(self, text: str, timeout: float | None = None, **params: Any) -> list[list[Any]]:
-        """An auto-commit statement (schema changes, procedures, CALL IN TRANSACTIONS)."""
-        try:
-            with self._driver.session(database=self._database, bookmark_manager=self._bookmarks) as session:
-                return session.run(Query(text, timeout=timeout or self._timeout), params).values()
-        except (Neo4jError, DriverError, OSError) as exc:
-            raise self._translate(exc) from None
+        """An auto-commit statement (schema changes, procedures, CALL IN TRANSACTIONS), retried a
+        few times on a transient error (e.g. two processes creating the same schema at once: the
+        server detects the deadlock and stops one) as managed transactions are."""
+        for attempt in range(ADMIN_ATTEMPTS):
+            try:
+                with self._driver.session(database=self._database, bookmark_manager=self._bookmarks) as session:
+                    return session.run(Query(text, timeout=timeout or self._timeout), params).values()
+            except TransientError as exc:
+                if attempt == ADMIN_ATTEMPTS - 1:
+                    raise self._translate(exc) from None
+                time.sleep(0.05 * 2**attempt * (1 + random.random()))
+            except (Neo4jError, DriverError, OSError) as exc:
+                raise self._translate(exc) from None
+        raise AssertionError("unreachable")
 
     def _fetch(self, query: Query, params: dict[str, Any]) -> list[Any]:
         """One managed read transaction: the records of `query`."""
@@ -458,11 +470,11 @@ class GraphBackend(Backend):
         if self._loading is not None:
             raise BackendError(f"{self.name}: a load is already in progress on this connection")
         self._admin(self._meta_queries["constraint"].text.replace("{name}", identifier(f"{self._meta}_namespace")))
-        load = _Load(self._driver, self._database, self._settings.load_timeout)
+        load = _Load(self._driver, self._database, self._meta_queries, self._namespace, self._settings.load_timeout,
+                     self._settings.load_lease)
         try:
-            number, slot = load.lock(self._meta_queries["lock"].text, self._namespace)
+            number, slot = load.lock()
         except (Neo4jError, DriverError, OSError) as exc:
-            load.release()
             raise self._translate(exc) from None
         staging_slot = SLOTS[1] if slot == SLOTS[0] else SLOTS[0]
         load.staging = self._generation((number or 0) + 1, staging_slot)
@@ -470,13 +482,17 @@ class GraphBackend(Backend):
         self._drop(load.staging)
         for item in self.design.schema:
             self._admin(load.staging.create(item))
-        self._admin(_AWAIT_INDEXES, timeout=self._settings.load_timeout, seconds=int(self._settings.load_timeout))
+        self._await_online(load.staging)
 
     def write_batch(self, kind: EntityKind, rows: list[Any]) -> None:
         load = self._loading
         if load is None:
             raise BackendError(f"{self.name}: write_batch outside a load")
         self._transact(load.staging, lambda tx: self.write_rows(tx, kind, rows), guarded=False)
+        try:
+            load.refresh()
+        except (Neo4jError, DriverError, OSError) as exc:
+            raise self._translate(exc) from None
 
     def end_load(self, holdings: Holdings) -> None:
         self._switch(holdings)
@@ -485,12 +501,13 @@ class GraphBackend(Backend):
         load = self._loading
         if load is None:
             raise BackendError(f"{self.name}: end_load outside a load")
-        self._admin(_AWAIT_INDEXES, timeout=self._settings.load_timeout, seconds=int(self._settings.load_timeout))
-        self._admin(_REPLAN, timeout=self._settings.load_timeout, seconds=int(self._settings.load_timeout))
         new = load.staging
+        self._await_online(new)
+        for name in self._index_names(new):  # fresh statistics for the data just written (scheduled, not awaited)
+            self._admin(_RESAMPLE, name=name)
+        self._admin(_CLEAR_PLANS)  # the next queries are planned for the data loaded
         try:
-            old_slot = load.commit(self._meta_queries["switch"].text, number=new.number, slot=new.slot,
-                                   scope=new.scope, namespace=self._namespace,
+            old_slot = load.commit(number=new.number, slot=new.slot, scope=new.scope,
                                    holdings=None if holdings is None else json.dumps(holdings.to_dict()))
         except (Neo4jError, DriverError, OSError) as exc:
             raise self._translate(exc) from None
@@ -508,10 +525,39 @@ class GraphBackend(Backend):
         if load is None:
             return
         try:
-            if load.staging is not None:
+            if load.held and load.staging is not None:
+                load.refresh(force=True)  # still ours (nobody else writes that slot), then empty it
                 self._drop(load.staging)
+        except (BackendError, Neo4jError, DriverError, OSError):
+            pass  # taken over, or the engine is gone: the next load empties the slot
         finally:
             load.release()
+
+    def _index_names(self, gen: Generation) -> list[str]:
+        names = [gen.schema_name(item) for item in self.design.schema]
+        rows = self._admin("SHOW INDEXES YIELD name WHERE name IN $names RETURN name", names=names)
+        return [r[0] for r in rows]
+
+    def _await_online(self, gen: Generation) -> None:
+        """Until the generation's indexes are ONLINE, asked with short reads. Never a statement that
+        waits inside a transaction (db.awaitIndexes): its locks stall the index population of a
+        load running at the same time in another namespace, and that load's its: a deadlock."""
+        names = [gen.schema_name(item) for item in self.design.schema]
+        deadline = time.monotonic() + self._settings.load_timeout  # a wait, not a measurement
+        while True:
+            rows = self._admin("SHOW INDEXES YIELD name, state WHERE name IN $names RETURN name, state", names=names)
+            states = dict((r[0], r[1]) for r in rows)
+            failed = sorted(n for n, state in states.items() if state == "FAILED")
+            if failed:
+                raise BackendError(f"{self.name}: index {failed[0]} failed to populate")
+            if all(state == "ONLINE" for state in states.values()):
+                return
+            if self._loading is not None:
+                self._loading.refresh()
+            if time.monotonic() >= deadline:
+                raise BackendError(f"{self.name}: indexes not online within MMBENCH_NEO4J_LOAD_TIMEOUT "
+                                   f"({self._settings.load_timeout:g} s)")
+            time.sleep(0.05)
 
     def _drop(self, gen: Generation) -> None:
         """Drop a slot: its constraints and indexes first (no index upkeep while deleting), then
@@ -520,6 +566,8 @@ class GraphBackend(Backend):
             self._admin(gen.drop(item))
         for statement in gen.deletes():
             self._admin(statement, timeout=self._settings.load_timeout)
+            if self._loading is not None and self._loading.held:
+                self._loading.refresh()
 
     def write_rows(self, tx: Tx, kind: EntityKind, items: list[Any]) -> None:
         """Write a batch of one kind's entities (the design's bulk-load and catalog writes)."""
@@ -578,48 +626,90 @@ class GraphBackend(Backend):
 
 
 class _Load:
-    """A load in progress: its lock transaction on the pointer node and the staging generation."""
+    """A load in progress: its lease on the pointer node and the staging generation.
 
-    def __init__(self, driver: neo4j.Driver, database: str, timeout: float) -> None:
-        self._session = driver.session(database=database)
-        self._tx: neo4j.Transaction | None = None
-        self._timeout = timeout
+    The lease is a token and a time on the pointer node, each written in a short transaction of
+    its own: no transaction stays open across a load. (A transaction held open for the whole
+    load, as a lock, deadlocked concurrent loads of other namespaces: each one's schema changes
+    waited for the others' open transactions.) A load refreshes its lease as it writes; a lease
+    not refreshed for `lease` seconds (MMBENCH_NEO4J_LOAD_LEASE: its process died) may be taken
+    over by the next load."""
+
+    def __init__(self, driver: neo4j.Driver, database: str, queries: dict[str, Query], namespace: str,
+                 timeout: float, lease: float) -> None:
+        self._driver, self._database, self._queries = driver, database, queries
+        self._namespace, self._timeout, self.lease = namespace, timeout, lease
+        self.token = secrets.token_hex(8)
+        self.held = False
         self.staging: Generation | None = None
+        self._refreshed = 0.0
 
-    def lock(self, text: str, ns: str) -> tuple[int | None, str | None]:
-        """Write the pointer node (created if missing) in the lock transaction: its generation and slot."""
-        self._tx = self._session.begin_transaction(timeout=self._timeout)
-        row = self._tx.run(text, namespace=ns).single(strict=True)
-        return row[0], row[1]
+    def _run(self, name: str, **params: Any) -> list[Any]:
+        records, _, _ = self._driver.execute_query(self._queries[name], {"namespace": self._namespace,
+                                                   "token": self.token, "lease": self.lease, **params},
+                                                   database_=self._database)
+        return records
 
-    def commit(self, text: str, **params: Any) -> str | None:
-        """Switch to the staged generation, in the lock transaction: the old slot (None if none)."""
-        assert self._tx is not None
-        old = self._tx.run(text, params).single(strict=True)[0]
-        self._tx.commit()
-        self.release()
-        return old
+    def lock(self) -> tuple[int | None, str | None]:
+        """Take the lease (waiting while another live load of this namespace holds it, up to the
+        load timeout): the current generation and slot."""
+        deadline = time.monotonic() + self._timeout  # a lock wait, not a measurement
+        while True:
+            rows = self._run("lock")
+            if rows:
+                self.held, self._refreshed = True, time.monotonic()
+                return rows[0][0], rows[0][1]
+            if time.monotonic() >= deadline:
+                raise BackendError("another load of this namespace is still running (its lease is fresh); "
+                                   "wait for it, or for its lease to lapse if its process died")
+            time.sleep(0.5)
 
-    def release(self) -> None:
-        """Roll back the lock transaction if it is still open, and close its session."""
+    def refresh(self, force: bool = False) -> None:
+        """Keep the lease (at most every few seconds: one tiny transaction); BackendError if it was
+        taken over."""
+        if force or time.monotonic() - self._refreshed > self.lease / 6:
+            if not self._run("refresh"):
+                raise BackendError("this load's lease was taken over by another load (it stalled longer than "
+                                   f"{self.lease:g} s)")
+            self._refreshed = time.monotonic()
+
+    def commit(self, **params: Any) -> str | None:
+        """Switch to the staged generation and give the lease back: the old slot (None if none)."""
+        rows = self._run("switch", **params)
+        if not rows:
+            raise BackendError("this load's lease was taken over by another load before the switch; "
+                               "the data held before is kept")
+        self.held = False
+        return rows[0][0]
+
+    def release(self) -> bool:
+        """Give the lease back if this load still holds it; whether it did (then its staging
+        slot is its own to drop)."""
+        if not self.held:
+            return False
+        self.held = False
         try:
-            if self._tx is not None and not self._tx.closed():
-                self._tx.rollback()
+            return bool(self._run("release"))
         except (Neo4jError, DriverError, OSError):
-            pass  # the server rolls it back when the connection goes
-        finally:
-            self._tx = None
-            self._session.close()
+            return False  # the lease lapses by itself
 
 
 _META: dict[str, str] = {
     "constraint": "CREATE CONSTRAINT {name} IF NOT EXISTS FOR (m:MMBenchMeta) REQUIRE m.namespace IS UNIQUE",
     "current": "MATCH (m:MMBenchMeta) RETURN m.generation, m.slot",
     "holdings": "MATCH (m:MMBenchMeta) RETURN m.holdings, m.writes_since",
-    "lock": "MERGE (m:MMBenchMeta {namespace: $namespace}) SET m.loading = true RETURN m.generation, m.slot",
-    "switch": ("MATCH (m:MMBenchMeta {namespace: $namespace}) WITH m, m.slot AS old "
+    # The first SET takes the node's write lock before the lease is read: two loads at once can
+    # not both see it free (a WHERE read before the lock would let both through).
+    "lock": ("MERGE (m:MMBenchMeta {namespace: $namespace}) SET m.lease_requests = coalesce(m.lease_requests, 0) + 1 "
+             "WITH m WHERE m.loading_token IS NULL OR m.loading_since < datetime() - duration({seconds: $lease}) "
+             "SET m.loading_token = $token, m.loading_since = datetime() RETURN m.generation, m.slot"),
+    "refresh": ("MATCH (m:MMBenchMeta {namespace: $namespace}) WHERE m.loading_token = $token "
+                "SET m.loading_since = datetime() RETURN true"),
+    "switch": ("MATCH (m:MMBenchMeta {namespace: $namespace}) WHERE m.loading_token = $token WITH m, m.slot AS old "
                "SET m.generation = $number, m.slot = $slot, m.scope = $scope, m.holdings = $holdings, "
-               "m.writes_since = 0 REMOVE m.loading RETURN old"),
+               "m.writes_since = 0 REMOVE m.loading_token, m.loading_since RETURN old"),
+    "release": ("MATCH (m:MMBenchMeta {namespace: $namespace}) WHERE m.loading_token = $token "
+                "REMOVE m.loading_token, m.loading_since RETURN true"),
     # the SET reads the property it writes, so Cypher locks the node first: no increment is lost
     "record": ("MATCH (m:MMBenchMeta) WHERE m.slot IS NOT NULL "
                "SET m.writes_since = coalesce(m.writes_since, 0) + $n RETURN m.writes_since"),
@@ -629,7 +719,9 @@ _ENGINE_INFO = ("CALL dbms.components() YIELD name, versions, edition "
 _SERVER_SETTINGS = ("SHOW SETTINGS YIELD name, value WHERE name IN "
                     "['db.relationship_grouping_threshold', 'server.memory.pagecache.size', "
                     "'server.memory.heap.max_size'] RETURN name, value")
-_AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
+_RESAMPLE = "CALL db.resampleIndex($name)"
+_CLEAR_PLANS = "CALL db.clearQueryCaches()"
+ADMIN_ATTEMPTS = 6
 # Error codes of a transaction the server stopped (its timeout, or a kill): said as such, one line.
 _STOPPED = {"TransactionTimedOut", "TransactionTimedOutClientConfiguration", "LockClientStopped", "Terminated"}
 _EXPLAIN_NOTES = (
@@ -642,8 +734,6 @@ _EXPLAIN_NOTES = (
     ("server_us: Neo4j's result_available_after + result_consumed_after, in whole milliseconds, "
      "PROFILE's own overhead included"),
 )
-# Fresh index samples and an empty plan cache: the next queries are planned for the data loaded.
-_REPLAN = "CALL db.prepareForReplanning($seconds)"
 
 
 def _records_and_summary(result: Result) -> tuple[list[Any], ResultSummary]:

@@ -40,6 +40,9 @@ class Neo4jSettings(BaseSettings):
     query_timeout: float = Field(60.0, gt=0)
     retry_time: float = Field(15.0, ge=0)
     load_timeout: float = Field(21600.0, gt=0)
+    load_lease: float = Field(30.0, ge=1)
+    """Seconds after which a load that stopped refreshing its lease (its process died) may be taken
+    over by the next load of the namespace."""
 
     @field_validator("url")
     @classmethod

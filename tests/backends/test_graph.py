@@ -136,17 +136,23 @@ def test_a_reader_follows_a_load_made_elsewhere(seeded: Neo4jBackend) -> None:
     assert seeded.variant_by_id(variant_id=seed_dataset().variant_list[-1].variant_id) is not None
 
 
-def test_a_killed_load_is_cleaned_by_the_next(seeded: Neo4jBackend) -> None:
+def test_a_killed_load_is_cleaned_by_the_next(seeded: Neo4jBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A killed load leaves its lease and a half-written slot; the next load waits until the lease
+    lapses (MMBENCH_NEO4J_LOAD_LEASE), takes over and empties that slot before writing it."""
     before = seed_answers(seeded)
     dying = open_backend("neo4j")
     dying.begin_load()
     dying.write_batch("patients", seed_dataset().patient_list)
     staging = dying._loading.staging.scope
-    dying._driver.close()  # like a killed process: the lock transaction dies with the connection
+    dying._driver.close()  # like a killed process: nothing refreshes its lease any more
     dying._loading = None
     assert _graph_rows(f"MATCH (n:Patient_{staging}) RETURN count(n)")[0][0] == len(seed_dataset().patient_list)
     assert seed_answers(seeded) == before
-    seeded.load(seed_dataset())
+    monkeypatch.setenv("MMBENCH_NEO4J_LOAD_LEASE", "2")
+    with open_backend("neo4j") as next_load:
+        started = time.monotonic()
+        next_load.load(seed_dataset())
+        assert time.monotonic() - started >= 1  # it waited for the lease to lapse
     assert _scope(seeded) == staging and seed_answers(seeded) == before
 
 
@@ -316,19 +322,53 @@ def test_properties_write_to_a_missing_patient_rolls_back(props: GraphBackend) -
 def test_a_transaction_waiting_on_a_lock_times_out_as_one_line(seeded: Neo4jBackend,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Every transaction carries the server-side timeout: record_writes waits for the pointer node,
-    which a load in progress holds, and gives up after MMBENCH_NEO4J_QUERY_TIMEOUT."""
+    which another transaction holds, and gives up after MMBENCH_NEO4J_QUERY_TIMEOUT."""
     monkeypatch.setenv("MMBENCH_NEO4J_QUERY_TIMEOUT", "1")
-    loading, impatient = open_backend("neo4j"), open_backend("neo4j")
-    try:
-        loading.begin_load()
-        started = time.monotonic()
-        with pytest.raises(BackendError) as err:
-            impatient.record_writes(1)
-        assert time.monotonic() - started < 30
-        assert "MMBENCH_NEO4J_QUERY_TIMEOUT=1s" in str(err.value)
-        assert "\n" not in str(err.value)
-    finally:
-        loading.abort_load()
-        loading.close()
-        impatient.close()
+    meta = seeded._meta
+    with GraphDatabase.driver(Neo4jSettings().url) as driver, driver.session() as session:
+        holder = session.begin_transaction()
+        holder.run(f"MATCH (m:{meta}) SET m.held = true").consume()  # holds the pointer node's write lock
+        impatient = open_backend("neo4j")
+        try:
+            started = time.monotonic()
+            with pytest.raises(BackendError) as err:
+                impatient.record_writes(1)
+            assert time.monotonic() - started < 30
+            assert "MMBENCH_NEO4J_QUERY_TIMEOUT=1s" in str(err.value)
+            assert "\n" not in str(err.value)
+        finally:
+            holder.rollback()
+            impatient.close()
     assert seeded.holdings().writes_since == 0
+
+
+def test_loads_in_several_namespaces_at_once_all_finish() -> None:
+    """Concurrent loads of different namespaces (a lecture and a test) must not wait for each other's
+    schema changes: no transaction stays open across a load, and index population is awaited with
+    short reads, never inside a transaction that holds locks (that deadlocked)."""
+    from tests.helpers import other_namespace
+
+    backends = []
+    for _ in range(3):
+        with other_namespace():
+            backends.append(open_backend("neo4j"))
+    errors: list[BaseException] = []
+
+    def load(b: Neo4jBackend) -> None:
+        try:
+            b.load(seed_dataset())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(b,)) for b in backends * 2]  # two loads per namespace too
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads), "a load hung"
+        assert not errors, errors
+        assert all(b.holdings().dataset == "seed" for b in backends)
+    finally:
+        for b in backends:
+            b.close()
