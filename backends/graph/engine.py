@@ -12,18 +12,23 @@ every value stays a bound parameter. Each (design, namespace) has one pointer no
 (a counter), its `slot` (`a` or `b`), the `Holdings` as JSON and `writes_since`. No pointer
 node: nothing was ever loaded (NotLoaded).
 
-Load = atomic replace. `begin_load` opens a lock transaction that writes the pointer node (a
-second load of the same namespace waits for it, up to `load_timeout`; the lock dies with the
-connection of a killed process), empties the other slot (drops its constraints and indexes,
-then deletes its nodes with their relationships in batches), and creates that slot's
-constraints and indexes on the empty labels, so they are maintained as rows arrive (building
-them afterwards costs more than it saves at these sizes). Batches are committed one by one into
-the staging slot; nobody reads it. `end_load` resamples the indexes, then commits the lock
-transaction with the new generation, slot and holdings: that commit is the switch. The old slot
-is then dropped in batches. A process killed mid-load leaves the staging slot partly written
-(or, killed after the switch, the old slot partly deleted): nodes under the other slot's labels,
-maybe its indexes. Nothing reads them, and the next load of that namespace empties that slot
-before writing into it.
+Load = atomic replace. `begin_load` takes a lease on the pointer node: a token and a time, written
+in a short transaction that first takes the node's write lock (a second load of the same
+namespace waits while the lease is fresh, up to `load_timeout`). No transaction stays open across
+a load: one held as a lock made concurrent loads of other namespaces deadlock on each other's
+schema changes. The load refreshes its lease as it writes; a lease not refreshed for `load_lease`
+seconds (the process died) is taken over by the next load. It then empties the other slot (drops
+its constraints and indexes, then deletes its nodes with their relationships in batches) and
+creates that slot's constraints and indexes on the empty labels, so they are maintained as rows
+arrive (building them afterwards costs more than it saves at these sizes), waiting for them to
+come online with short reads (`SHOW INDEXES`), never with `db.awaitIndexes` inside a transaction.
+Batches are committed one by one into the staging slot; nobody reads it. `end_load` schedules
+fresh index samples, then switches in one short transaction that succeeds only while the lease is
+still this load's: the new generation, slot and holdings, and the lease given back. The old slot is
+then dropped in batches. A process killed mid-load leaves its lease (lapsing after `load_lease`)
+and the staging slot partly written (or, killed after the switch, the old slot partly deleted):
+nodes under the other slot's labels, maybe its indexes. Nothing reads them, and the next load of
+that namespace empties that slot before writing into it.
 
 Readers resolve the current generation once and cache its statements. Every catalog statement
 starts with the guard `MATCH (:MMBenchMeta_... {generation: $generation})`, so a statement
