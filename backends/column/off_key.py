@@ -99,8 +99,8 @@ def explain_with_code(backend: CassandraBackend, code: str) -> Explanation:
         backend._recorder = None
     plan = recorder.plan()
     notes = [f"reads at {backend.settings.read_level}",
-             "ALLOW FILTERING: no partition key is given, so every partition of patients is read and its rows "
-             "filtered on code (examined: the rows the replicas read, from the trace)"]
+             ("ALLOW FILTERING: no partition key is given, so every partition of patients is read and its rows "
+             "filtered on code (examined: the rows the replicas read, from the trace)")]
     for i, events in recorder.lossy()[:1]:
         notes.append(f"the trace of statement {i} has {events} events: Cassandra drops trace events once its "
                      "tracing queue is full")

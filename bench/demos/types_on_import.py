@@ -98,8 +98,8 @@ class TypesOnImport(Demo):
         if backend is None:
             raise MMBenchError(f"demo types-on-import needs DynamoDB: {why}")
         info = backend.engine_info()
-        notes = [f"data: the lecture's genomics.csv (IDs 1-10, depths 40-60) and ten more rows (IDs 11-20, depths "
-                 f"{', '.join(str(r[7]) for r in MORE)}), {len(ROWS)} in all"]
+        notes = [(f"data: the lecture's genomics.csv (IDs 1-10, depths 40-60) and ten more rows (IDs 11-20, depths "
+                 f"{', '.join(str(r[7]) for r in MORE)}), {len(ROWS)} in all")]
         with tempfile.TemporaryDirectory(prefix="mmbench-types-") as tmp:
             path = Path(tmp) / "genomics.csv"
             path.write_text(csv_text())
@@ -216,9 +216,9 @@ def _takeaway(info: Any, strings: Any, as_number: Any, typed: Any, wrong: dict[s
               measured: list[Measured]) -> str:
     inc, exc = wrong["included_wrongly"], wrong["excluded_wrongly"]
     depths = ", ".join
-    parts = [f"Imported as strings (every value, as AWS's CSV import does), the lecture's filter Depth > {THRESHOLD} "
+    parts = [(f"Imported as strings (every value, as AWS's CSV import does), the lecture's filter Depth > {THRESHOLD} "
              f"with Type String returned {len(strings.items)} of {strings.scanned} rows, and "
-             f"{len(inc) + len(exc)} answers were wrong:"]
+             f"{len(inc) + len(exc)} answers were wrong:")]
     if inc:
         parts.append(f"{len(inc)} included wrongly (depth {depths(str(r['Depth']) for r in inc)}: "
                      f'"{inc[0]["Depth"]}" > "{THRESHOLD}" as text)' + (";" if exc else "."))
