@@ -145,7 +145,7 @@ class ScanVsQuery(Demo):
         takeaway = _takeaway(info, name, scales, sizes, points, fits, moto)
         plot = _plot(ctx, name, info, scales, points, fits, moto)
         out = {"scales": scales, "seed": ctx.seed, "backend": name, "engine": kind, "emulator": info.emulator,
-               "table_items": dict(zip(scales, sizes, strict=True)), "fits": fits,
+               "variants": dict(zip(scales, sizes, strict=True)), "fits": fits,
                "moto": None if not moto else {"fit_p50_us": moto["fit"], "dynalite_fit_p50_us": fits[QUERY]["p50_us"]},
                "load_average": {"start": loads, "end": load_average()}}
         return DemoResult(self.name, self.question, COLUMNS, rows, takeaway, plots=[plot] if plot else [],
