@@ -284,19 +284,27 @@ class ScanResult:
                 "pages": self.pages, "attribute_types": self.types, "items": self.items}
 
 
+def filter_request(where: str | None) -> dict[str, Any]:
+    """The FilterExpression part of a Scan request for `where` (placeholders and typed values,
+    nothing spliced); {} without a filter."""
+    from boto3.dynamodb.conditions import ConditionExpressionBuilder
+    from boto3.dynamodb.types import TypeSerializer
+
+    if not where:
+        return {}
+    built = ConditionExpressionBuilder().build_expression(to_dynamodb(parse(where, None)))
+    ser = TypeSerializer()
+    return {"FilterExpression": built.condition_expression,
+            "ExpressionAttributeNames": built.attribute_name_placeholders,
+            "ExpressionAttributeValues": {k: ser.serialize(v) for k, v in built.attribute_value_placeholders.items()}}
+
+
 def scan_table(table: str, where: str | None = None) -> ScanResult:
     """Scan `table` (namespaced) with an optional filter, every page; items sorted by key."""
-    from boto3.dynamodb.conditions import ConditionExpressionBuilder
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+    from boto3.dynamodb.types import TypeDeserializer
 
     name = table_name(table)
-    kwargs: dict[str, Any] = {"TableName": name}
-    if where:
-        built = ConditionExpressionBuilder().build_expression(to_dynamodb(parse(where, None)))
-        ser = TypeSerializer()
-        kwargs.update(FilterExpression=built.condition_expression,
-                      ExpressionAttributeNames=built.attribute_name_placeholders,
-                      ExpressionAttributeValues={k: ser.serialize(v) for k, v in built.attribute_value_placeholders.items()})
+    kwargs: dict[str, Any] = {"TableName": name, **filter_request(where)}
     client, ep, _ = dynamodb_client()
     de = TypeDeserializer()
     items: list[dict[str, Any]] = []
@@ -341,4 +349,4 @@ def _natural(value: Any) -> tuple[int, Any]:
 
 
 
-__all__ = ["ImportResult", "ScanResult", "ServiceUnavailable", "import_table", "scan_table"]
+__all__ = ["ImportResult", "ScanResult", "ServiceUnavailable", "filter_request", "import_table", "scan_table"]

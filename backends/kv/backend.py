@@ -17,6 +17,8 @@ request's consumed capacity is summed by `capacity.py`.
 - Fan-out reads (one Query per code, or a region and a code) run on the same pool.
 - Reads are eventually consistent (DynamoDB's default, half the cost); the emulators are always
   consistent. On AWS a read right after a write may miss it for up to about a second.
+  `MMBENCH_DYNAMODB_CONSISTENT_READ=true` reads the tables with ConsistentRead (twice the read
+  units); GSI reads stay eventually consistent, as DynamoDB allows nothing else.
 
 Load: into a fresh generation of the three tables, then one PutItem switches the pointer
 (`<prefix>meta`, item `current`, which also holds the Holdings); a killed load leaves orphan

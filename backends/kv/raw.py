@@ -25,8 +25,9 @@ REGION_KEY = "chromosome = :c AND #pos BETWEEN :start AND :end"  # `position` is
 class RawDynamoDB:
     name = "dynamodb"
 
-    def __init__(self, client: Any, tables: Tables) -> None:
+    def __init__(self, client: Any, tables: Tables, consistent: bool = False) -> None:
         self.client, self.tables = client, tables
+        self.consistent = consistent  # the backend's consistent_read: ConsistentRead on table reads
 
     @classmethod
     def from_settings(cls) -> Self:
@@ -39,7 +40,7 @@ class RawDynamoDB:
                               config=Config(connect_timeout=settings.timeout, read_timeout=6 * settings.timeout))
         prefix = settings.prefix()
         pointer = client.get_item(TableName=f"{prefix}meta", Key={"name": {"S": "current"}}, ConsistentRead=True)
-        return cls(client, Tables.of(prefix, int(pointer["Item"]["generation"]["N"])))
+        return cls(client, Tables.of(prefix, int(pointer["Item"]["generation"]["N"])), settings.consistent_read)
 
     def _query(self, **request: Any) -> list[dict[str, Any]]:
         page = self.client.query(**request)
@@ -50,12 +51,13 @@ class RawDynamoDB:
         return items
 
     def variant_by_id(self, variant_id: str) -> Variant | None:
-        item = self.client.get_item(TableName=self.tables.variants, Key={"variant_id": {"S": variant_id}}).get("Item")
+        item = self.client.get_item(TableName=self.tables.variants, Key={"variant_id": {"S": variant_id}},
+                                    ConsistentRead=self.consistent).get("Item")
         return None if item is None else _variant(item)
 
     def patient_by_id(self, patient_id: int) -> PatientRecord | None:
         items = self._query(TableName=self.tables.patients, KeyConditionExpression="patient_id = :p",
-                            ExpressionAttributeValues={":p": {"N": str(patient_id)}})
+                            ExpressionAttributeValues={":p": {"N": str(patient_id)}}, ConsistentRead=self.consistent)
         profile = next((i for i in items if i["sk"]["S"] == "PROFILE"), None)
         if profile is None:
             return None

@@ -11,6 +11,10 @@
                                         namespace follows it (`mmbench_<namespace>_...`)
     MMBENCH_DYNAMODB_WORKERS            parallel requests for bulk writes and fan-out reads
     MMBENCH_DYNAMODB_TIMEOUT            seconds to connect; a request waits up to 6x this for an answer
+    MMBENCH_DYNAMODB_CONSISTENT_READ    true: GetItem, Query and Scan on the tables with ConsistentRead
+                                        (strongly consistent, twice the read units); false (default):
+                                        eventually consistent, DynamoDB's default. GSI reads are always
+                                        eventually consistent (DynamoDB refuses ConsistentRead on a GSI).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class DynamoDBSettings(BaseSettings):
     table_prefix: str = Field("mmbench_", pattern=r"^[A-Za-z0-9_.-]*$", max_length=100)
     workers: int = Field(4, ge=1, le=64)
     timeout: float = Field(5.0, gt=0, le=600, description="seconds to connect; an answer may take 6x this")
+    consistent_read: bool = False
 
     @classmethod
     def from_env(cls) -> DynamoDBSettings:

@@ -19,6 +19,10 @@ DEMOS: dict[str, str] = {
     "documents-in-postgres": "documents_in_postgres",
     "consistency": "consistency",
     "staleness": "staleness",
+    "scan-vs-query": "scan_vs_query",
+    "types-on-import": "types_on_import",
+    "single-vs-multi-table": "single_vs_multi_table",
+    "query-first": "query_first",
 }
 """Demo name -> module under bench/demos/ (filled as demos are added)."""
 

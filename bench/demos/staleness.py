@@ -19,14 +19,19 @@ The replica must be the primary's synchronous standby (`MMBENCH_POSTGRES_REPLICA
 default) for `on` and `remote_apply` to wait at all; the demo says so when it is not. With
 `MMBENCH_POSTGRES_READ_URL` set, the reads go there instead (a replica elsewhere).
 
-DynamoDB's half of the question (`ConsistentRead` true or false, and the read units each bills)
-needs a consistent-read choice in the dynamodb backend, which it does not offer yet: the demo says
-so in its notes instead of measuring it.
+DynamoDB's half of the question (`consistent_reads`): every seed variant read by key (GetItem) and
+every seed patient (a Query of its item collection) with `ConsistentRead` false (DynamoDB's default)
+and true (`MMBENCH_DYNAMODB_CONSISTENT_READ`), and the read units each is billed, from the
+requests' consumed capacity (`explain`): half a unit per 4 KB eventually consistent, one strongly
+consistent. The local DynamoDB emulators are always consistent, so only the billing differs here;
+stale reads themselves need Amazon DynamoDB. Its result is in the notes, the takeaway and
+`data.dynamodb`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from typing import Any, ClassVar
 
@@ -34,6 +39,7 @@ from bench.demos.base import ROUNDS, Context, Demo, DemoResult, Measured, compar
 from bench.stats import Latencies
 from bench.timing import write_then_read
 from bench.uncertainty import Buckets, estimate, interval, replicates, rng_for
+from models.catalog import Q
 from models.errors import MMBenchError, UsageError
 from models.seed import seed_dataset
 
@@ -49,10 +55,6 @@ FIRST_ID = 900_000_000  # diagnosis ids of the demo's writes (the seed data's ar
 CODE = "Z00.00"
 COLUMNS = ["replication", "synchronous_commit", "writes", "stale reads", "stale %", "95% interval",
            "write p50 µs", "write p99 µs", "seen after p50 µs", "p99 µs", "max µs"]
-DYNAMODB_NOTE = ("DynamoDB ConsistentRead true vs false was not measured: the dynamodb backend offers no consistent-read "
-                 "setting yet (backends/kv). With one, this demo would read each item with ConsistentRead true and false "
-                 "and report the read units billed: 1 per 4 KB strongly consistent, 0.5 eventually consistent. The local "
-                 "emulators are always consistent, so only the units would differ here; stale reads need Amazon DynamoDB.")
 
 
 class Staleness(Demo):
@@ -68,7 +70,7 @@ class Staleness(Demo):
         if ctx.backend_override not in (None, "postgres"):
             raise UsageError("demo staleness runs on postgres (its replica) only: it takes no other --backend")
         base = read_settings(PostgresSettings, "postgres", "MMBENCH_POSTGRES_")
-        notes = [DYNAMODB_NOTE]
+        notes: list[str] = []
         if not base.read_url.strip():
             notes += _local_replica()
         samples = max(10, ctx.ops)
@@ -97,11 +99,65 @@ class Staleness(Demo):
             if row["never seen"]:
                 notes.append(f"{label}: {row['never seen']} writes were not seen on the replica within {TIMEOUT_S:.0f} s")
         plot = _plot(ctx, found)
+        dynamodb = consistent_reads(ctx)
+        notes += dynamodb["notes"]
         return DemoResult(
-            self.name, self.question, COLUMNS, rows, _takeaway(rows, measured), plots=[plot] if plot else [],
+            self.name, self.question, COLUMNS, rows, " ".join([_takeaway(rows, measured), dynamodb["takeaway"]]).strip(),
+            plots=[plot] if plot else [],
             notes=notes, data={"samples_per_mode": samples, "postgres_options": options,
                                "samples": {c: [{"write_ns": w, "visible_ns": v, "reads": r} for w, v, r in xs]
-                                           for c, xs in found.items()}})
+                                           for c, xs in found.items()}, "dynamodb": dynamodb})
+
+
+def consistent_reads(ctx: Context) -> dict[str, Any]:
+    """DynamoDB's half: the seed's variants (GetItem) and patients (Query) read with ConsistentRead false
+    and true, and the read units billed for each (the requests' consumed capacity, via explain).
+    Returns {"rows", "notes", "takeaway", "options"}; a DynamoDB that does not answer is a note."""
+    from backends.kv.settings import DynamoDBSettings
+    from bench.demos.common import ensure_loaded, try_open
+
+    try:
+        base = DynamoDBSettings.from_env()
+    except MMBenchError as exc:
+        return {"rows": [], "notes": [f"DynamoDB ConsistentRead not measured: {exc}"], "takeaway": "", "options": {}}
+    sides = {}
+    for consistent in (False, True):
+        backend, why = try_open(ctx, "dynamodb", base.model_copy(update={"consistent_read": consistent}))
+        if backend is None:
+            return {"rows": [], "notes": [f"DynamoDB ConsistentRead not measured: {why}"], "takeaway": "", "options": {}}
+        sides[consistent] = backend
+    seed = seed_dataset()
+    loaded = ensure_loaded(ctx, sides[False], seed)
+    info = sides[False].engine_info()
+    reads = ((Q.VARIANT_BY_ID, "GetItem", [{"variant_id": v.variant_id} for v in seed.variants()]),
+             (Q.PATIENT_BY_ID, "Query", [{"patient_id": p.patient_id} for p in seed.patients()]))
+    rows: list[dict[str, Any]] = []
+    for q, request, params in reads:
+        for consistent, backend in sides.items():
+            ctx.say(f"dynamodb: {q.value} x{len(params)} with ConsistentRead {str(consistent).lower()}")
+            with ctx.namespaced():
+                explained = [backend.explain(q, p) for p in params]
+            sent = [json.loads(s.text.partition(" ")[2] or "{}") for e in explained for s in e.statements]
+            rcu = sum(e.work.cost.get("rcu", 0.0) for e in explained)
+            rows.append({"query": q.value, "request": request, "ConsistentRead": consistent, "reads": len(params),
+                         "items read": sum(e.work.examined or 0 for e in explained), "rcu": rcu,
+                         "rcu per read": round(rcu / len(params), 3),
+                         "sent with ConsistentRead": sum(1 for r in sent if r.get("ConsistentRead"))})
+    by = {(r["query"], r["ConsistentRead"]): r for r in rows}
+    said = []
+    for q, request, params in reads:
+        eventual, strong = by[(q.value, False)], by[(q.value, True)]
+        said.append(f"{len(params)} {q.value} reads ({request}, {eventual['items read']} items) were billed "
+                    f"{eventual['rcu']:g} read units eventually consistent and {strong['rcu']:g} with ConsistentRead "
+                    f"({eventual['rcu per read']:g} vs {strong['rcu per read']:g} per read)")
+    emulated = (f" on {info.product} {info.version}, an emulator that is always consistent, so only the billing differs "
+                "here (stale reads need Amazon DynamoDB)" if info.emulator else "")
+    takeaway = f"DynamoDB{emulated}: " + "; ".join(said) + "."
+    notes = [(f"DynamoDB ConsistentRead: {loaded}; each read explained with ConsistentRead false and true "
+             "(MMBENCH_DYNAMODB_CONSISTENT_READ); a read request is billed its items' size rounded up to 4 KB, half a "
+             "unit per 4 KB eventually consistent, one strongly consistent")]
+    return {"rows": rows, "notes": notes, "takeaway": takeaway, "emulator": info.emulator,
+            "options": {f"ConsistentRead {str(c).lower()}": dict(b.engine_info().options) for c, b in sides.items()}}
 
 
 def _local_replica() -> list[str]:

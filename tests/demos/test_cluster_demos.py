@@ -95,7 +95,9 @@ def test_staleness_no_stale_read_under_remote_apply(replica: Replica, runtime: P
     assert all(r["never seen"] == 0 for r in rows.values())  # asynchronous writes arrive too
     assert doc["data"]["postgres_options"]["reads"] == "replica 127.0.0.1:5433/mmbench"
     assert "remote_apply: 0 of" in doc["takeaway"]
-    assert any("ConsistentRead" in n for n in doc["notes"])  # the DynamoDB half, said not measured
+    dynamodb = {(r["query"], r["ConsistentRead"]): r for r in doc["data"]["dynamodb"]["rows"]}  # the DynamoDB half
+    assert dynamodb[("variant_by_id", True)]["rcu"] == 2 * dynamodb[("variant_by_id", False)]["rcu"] > 0
+    assert "ConsistentRead" in doc["takeaway"]
     assert Path(doc["plots"][0]).is_file() and (tmp_path / "staleness.json").is_file()
     assert replica.sync_state() == "sync"
 
