@@ -373,11 +373,13 @@ class DynamoDBCore(Backend):
             self._client.get_waiter(waiter).wait(TableName=table, WaiterConfig=config)
 
     def _ensure_meta(self) -> None:
-        """Create the metadata table if this namespace has none yet."""
+        """Create the metadata table if this namespace has none yet (one being deleted is waited out)."""
         try:
             with self._errors():
-                self._client.describe_table(TableName=self.meta_table)
-            return
+                status = self._client.describe_table(TableName=self.meta_table)["Table"]["TableStatus"]
+            if status != "DELETING":
+                return
+            self._wait("table_not_exists", self.meta_table)
         except _Missing:
             pass
         try:
@@ -400,16 +402,27 @@ class DynamoDBCore(Backend):
         return int(answer["Attributes"]["generation"]["N"])
 
     def _drop(self, tables: Iterable[str]) -> None:
-        """Delete tables, without waiting; ones already gone (or going) are fine."""
+        """Delete tables, without waiting; ones already gone (or going) are fine, and one still being
+        created (refused with ResourceInUse) is deleted once it is active."""
         for table in tables:
-            try:
-                with self._errors():
-                    self._client.delete_table(TableName=table)
-            except _Missing:
-                pass
-            except BackendError as exc:
-                if "ResourceInUseException" not in str(exc):
-                    raise
+            for attempt in (1, 2):
+                try:
+                    with self._errors():
+                        self._client.delete_table(TableName=table)
+                except _Missing:
+                    pass
+                except BackendError as exc:
+                    if "ResourceInUseException" not in str(exc):
+                        raise
+                    try:
+                        with self._errors():
+                            status = self._client.describe_table(TableName=table)["Table"]["TableStatus"]
+                    except _Missing:
+                        break
+                    if attempt == 1 and status in ("CREATING", "UPDATING"):
+                        self._wait("table_exists", table)
+                        continue
+                break
 
     def _generation_marker(self, generation: int) -> Item:
         return {"name": {"S": f"generation#{generation}"}}
@@ -442,11 +455,24 @@ class DynamoDBCore(Backend):
             self._client.put_item(TableName=self.meta_table, Item={
                 **self._generation_marker(self._staging_generation),
                 "started": {"S": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}})
-            for request in staging.definitions():
-                self._client.create_table(**request)
+        for request in staging.definitions():
+            self._create(request)
         for table in staging:
             self._wait("table_exists", table)
         self._loading = {}
+
+    def _create(self, request: dict[str, Any]) -> None:
+        """CreateTable; a table of that name still being deleted (a dropped generation whose number
+        comes round again after its metadata table was deleted) is waited out first."""
+        try:
+            with self._errors():
+                self._client.create_table(**request)
+        except BackendError as exc:
+            if "ResourceInUseException" not in str(exc):
+                raise
+            self._wait("table_not_exists", request["TableName"])
+            with self._errors():
+                self._client.create_table(**request)
 
     def write_batch(self, kind: EntityKind, rows: list[Any]) -> None:
         if self._staging is None:

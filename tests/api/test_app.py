@@ -157,7 +157,7 @@ def test_nothing_loaded_is_503_saying_what_to_do(seed_sqlite: str, tmp_path: Pat
     fresh_sqlite(monkeypatch, tmp_path)
     with other_namespace(), TestClient(create_app("sqlite")) as c:
         r = c.get("/genomics")
-        assert r.status_code == 503 and "mmbench load --backend sqlite" in r.json()["error"]
+        assert r.status_code == 503 and "load --backend sqlite" in r.json()["error"]
         h = c.get("/health")
         assert h.status_code == 200 and h.json()["holdings"] is None
 

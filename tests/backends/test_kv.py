@@ -46,9 +46,12 @@ def open_kv(design: str, **overrides: Any) -> DynamoDBCore:
 
 def drop_everything(backend: DynamoDBCore) -> None:
     """Delete every table of the backend's prefix (all generations and the metadata table)."""
-    names = backend._client.list_tables(Limit=100)["TableNames"]
-    backend._drop(n for n in names if n.startswith(backend.prefix) and (
-        backend.table_pattern(backend.prefix).fullmatch(n) or n == backend.meta_table))
+    listed = (n for page in backend._client.get_paginator("list_tables").paginate() for n in page["TableNames"])
+    names = [n for n in listed if n.startswith(backend.prefix) and (
+        backend.table_pattern(backend.prefix).fullmatch(n) or n == backend.meta_table)]
+    backend._drop(names)
+    for name in names:  # gone before the next test creates tables of the same names
+        backend._wait("table_not_exists", name)
 
 
 @pytest.fixture(params=DESIGNS)
@@ -64,7 +67,8 @@ def kv(request: pytest.FixtureRequest) -> Iterator[DynamoDBCore]:
 def table_names(backend: DynamoDBCore) -> set[str]:
     """The design's generation tables that exist (tables being deleted, asynchronously, are waited for)."""
     pattern = backend.table_pattern(backend.prefix)
-    names = {n for n in backend._client.list_tables(Limit=100)["TableNames"] if pattern.fullmatch(n)}
+    listed = (n for page in backend._client.get_paginator("list_tables").paginate() for n in page["TableNames"])
+    names = {n for n in listed if pattern.fullmatch(n)}
     for name in list(names):
         try:
             status = backend._client.describe_table(TableName=name)["Table"]["TableStatus"]
