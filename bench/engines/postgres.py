@@ -367,7 +367,7 @@ class Replica(Postgres):
             raise
 
     def _wait(self, what: str, done) -> None:
-        deadline = time.monotonic() + self.stream_timeout
+        deadline = time.monotonic() + self.stream_timeout  # a start-up wait, not a measurement
         while not done():
             if time.monotonic() >= deadline:
                 raise self._fail(f"{self.name}: timed out after {self.stream_timeout:.0f} s waiting for {what}; "
