@@ -5,8 +5,10 @@ scale (a full `mmbench run` per scale: load, warmup, timed operations, explain) 
 backend and query, cost ∝ size^k on log-log axes — least squares over the scales, with a 95%
 interval for k from the t distribution of the slope — for the latency (p50) and, where the
 backend reports it, for the records examined. Each exponent is classified: flat (k < 0.2),
-sub-linear (0.2-0.8), linear (0.8-1.2), super-linear (> 1.2). A key lookup should be flat, a
-Scan linear; the interval says whether this run can tell.
+sub-linear (0.2-0.8), linear (0.8-1.2), super-linear (> 1.2) — by its whole interval, not the
+point estimate alone: an interval inside one class names it, one across two names both ("linear
+to super-linear"), a wider one is "unclear", and a fit through two scales (no interval) says so.
+A key lookup should be flat, a Scan linear; the interval says whether this run can tell.
 
 Output: one results file per scale (the usual schema) and `sweep.json` (the points and the
 exponents) in a directory of its own, and with `--html` a report: one log-log plot per query
@@ -47,6 +49,21 @@ def classify(k: float) -> str:
     return "super-linear"
 
 
+CLASSES = ("flat", "sub-linear", "linear", "super-linear")
+
+
+def growth_of(k: float, lo: float | None, hi: float | None) -> str:
+    """The class the whole 95% interval supports (see the module docstring)."""
+    if lo is None or hi is None:
+        return f"{classify(k)} (two scales, no interval)"
+    low, high = CLASSES.index(classify(lo)), CLASSES.index(classify(hi))
+    if low == high:
+        return CLASSES[low]
+    if high - low == 1:
+        return f"{CLASSES[low]} to {CLASSES[high]}"
+    return "unclear (interval too wide)"
+
+
 @dataclass
 class Fit:
     """cost ∝ size^k: the exponent, its 95% interval (None with two points: no spread to judge)."""
@@ -71,7 +88,7 @@ class Fit:
             se = math.sqrt(float(residual @ residual) / (len(pairs) - 2) / float(((x - x.mean()) ** 2).sum()))
             half = t975(len(pairs) - 2) * se
             lo, hi = float(k - half), float(k + half)
-        return cls(float(k), lo, hi, len(pairs), classify(float(k)))
+        return cls(float(k), lo, hi, len(pairs), growth_of(float(k), lo, hi))
 
 
 @dataclass
@@ -151,7 +168,8 @@ def sweep_html(sweep: Sweep, path: Path) -> Path:
     plt = _pyplot()
     parts = [f"<h1>mmbench sweep {sweep.id}</h1><p>synthetic data set at scales {', '.join(map(str, sweep.scales))}; "
              "cost ∝ size<sup>k</sup>, k fitted by least squares on log-log axes with its 95% interval. "
-             "flat: k &lt; 0.2; sub-linear: 0.2–0.8; linear: 0.8–1.2; super-linear: &gt; 1.2.</p>"]
+             "flat: k &lt; 0.2; sub-linear: 0.2–0.8; linear: 0.8–1.2; super-linear: &gt; 1.2 — the class the "
+             "whole interval lies in, or the two it spans, or unclear when it spans more.</p>"]
     rows = []
     for query in sweep.queries:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))

@@ -59,7 +59,7 @@ def growth(fit: dict[str, Any] | None, what: str) -> str:
     if not fit:
         return f"{what}: no exponent (one scale)"
     if fit.get("lo") is None:
-        return f"{what} ∝ scale^{fit['k']:.2f} ({fit['growth']} over two scales, no interval)"
+        return f"{what} ∝ scale^{fit['k']:.2f} ({classify(fit['k'])} over two scales, no interval)"
     low, high = classify(fit["lo"]), classify(fit["hi"])
     verdict = fit["growth"] if low == high else f"from {low} to {high}: too wide to classify"
     return f"{what} ∝ scale^{fit['k']:.2f} [{fit['lo']:.2f}–{fit['hi']:.2f}] ({verdict})"
