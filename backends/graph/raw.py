@@ -19,6 +19,7 @@ to the last written, as the harness's progress events give it).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any, Self
 
@@ -110,7 +111,16 @@ class RawNeo4j:
         with self._driver.session(database=self._database) as session:
             for statement in self._scratch_schema:
                 session.run(statement).consume()
-            session.run("CALL db.awaitIndexes(300)").consume()
+        for _ in range(3000):  # its own indexes only, as the adapter waits (db.awaitIndexes waits for
+            with self._driver.session(database=self._database) as session:  # every index of the database)
+                states = [r["state"] for r in session.run(
+                    "SHOW INDEXES YIELD state, labelsOrTypes WHERE $label IN labelsOrTypes RETURN state",
+                    label=self._scratch)]
+            if "FAILED" in states:
+                raise RuntimeError(f"an index of {self._scratch} failed to populate")
+            if all(state == "ONLINE" for state in states):
+                break
+            time.sleep(0.1)  # a wait, not a measurement
         self._loaded_scratch = True
 
     def load_variants(self, rows: list[Variant], batch_size: int = 5000) -> int:
