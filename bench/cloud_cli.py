@@ -179,8 +179,15 @@ def scan_table(
     if as_json:
         _print_json(result.describe())
         return
-    t = Table(title=f"Scan {result.table}" + (f" where {result.where}" if result.where else "")
-              + f": {len(result.items)} of {result.scanned} items read ({result.pages} page(s))")
+    title = (f"Scan {result.table}" + (f" where {result.where}" if result.where else "")
+             + f": {len(result.items)} of {result.scanned} items read ({result.pages} page(s))")
+    if not result.items:
+        out.print(title + ("; no item matched. DynamoDB never compares a number with a string: on a table "
+                           "imported as strings (import-table without --typed) compare as text (Depth > '50', "
+                           "in text order) or import it with --typed." if result.where and result.scanned else ""),
+                  highlight=False, markup=False)
+        return
+    t = Table(title=title)
     columns = list(dict.fromkeys(k for item in result.items for k in item))
     for col in columns:
         t.add_column(f"{col} ({result.types.get(col, '?')})")

@@ -99,6 +99,9 @@ def test_cli(depths_csv: str, tables: list[str], capsys: pytest.CaptureFixture[s
     assert [i["ID"] for i in out["items"]] == ["2", "4", "5"] and out["attribute_types"]["Depth"] == "S"
     main(["scan-table", name, "--where", "Depth > '50'"])
     assert "Depth (S)" in capsys.readouterr().out
+    main(["scan-table", name, "--where", "Depth > 50"])  # nothing matches: says why, not an empty table
+    said = " ".join(capsys.readouterr().out.split())
+    assert "0 of 6 items read" in said and "never compares a number with a string" in said
     with pytest.raises(SystemExit) as code:
         main(["scan-table", name, "--where", "Depth + 1 > 2"])
     assert code.value.code == 2 and "arithmetic" in capsys.readouterr().err
