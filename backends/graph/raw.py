@@ -121,6 +121,8 @@ class RawNeo4j:
             if all(state == "ONLINE" for state in states):
                 break
             time.sleep(0.1)  # a wait, not a measurement
+        else:
+            raise RuntimeError(f"the indexes of {self._scratch} did not come online within 300 s")
         self._loaded_scratch = True
 
     def load_variants(self, rows: list[Variant], batch_size: int = 5000) -> int:

@@ -507,7 +507,10 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys = ON")
     # WAL from the first connection on, so the engine options a run records before its load are
     # the ones it runs with (a property of the file, kept; a no-op once set; memory databases ignore it)
-    cur.execute("PRAGMA journal_mode = WAL")
+    try:
+        cur.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.OperationalError:
+        pass  # a read-only file keeps its mode; the load (which writes) sets it or fails on its own
     cur.execute("PRAGMA synchronous = NORMAL")
     # A 32 MiB page cache (default 2 MiB) keeps bulk loads and index builds fast; SQLite's
     # memory stays bounded by it whatever the scale (larger sorts spill to temp files).
