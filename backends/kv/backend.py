@@ -59,11 +59,9 @@ from models.entities import (
     LabResult,
     Patient,
     PatientRecord,
-    SharedDiagnoses,
     Variant,
     diagnosis_order,
     rank_code_counts,
-    rank_shared,
 )
 
 # The access paths, built once (see shapes.py): `#x` are attribute names, `:x` the values of a call.
@@ -225,21 +223,8 @@ class DynamoDBBackend(DynamoDBCore):
         carriers = {int_of(i, "patient_id") for i in in_region if "patient_id" in i}
         return list({p.patient_id: p for p in map(PATIENT.decode, having) if p.patient_id in carriers}.values())
 
-    def patients_sharing_diagnoses(self, *, patient_id: int) -> list[SharedDiagnoses]:
-        mine = self._read(PATIENT_CODES, self.tables.patients, {":pk": _n(patient_id), ":dx": _DX})
-        codes = sorted({text_of(i, "code") for i in mine})
-        shared: dict[int, set[str]] = defaultdict(set)
-        for code, entries in zip(codes, self._in_parallel(lambda c=c: self._with_code(c) for c in codes)):
-            for item in entries:
-                other = int_of(item, "patient_id")
-                if other != patient_id:
-                    shared[other].add(code)
-        return rank_shared({pid: len(c) for pid, c in shared.items()})
-
-    def comorbid_codes(self, *, code: str) -> list[CodeCount]:
-        patients = self._all_diagnoses()
-        having = patients.get(code, set())
-        return rank_code_counts({c: len(ids & having) for c, ids in patients.items() if c != code})
+    def _codes_of(self, patient_id: int) -> list[Item]:
+        return self._read(PATIENT_CODES, self.tables.patients, {":pk": _n(patient_id), ":dx": _DX})
 
 
 # -- helpers

@@ -44,6 +44,7 @@ import re
 import secrets
 import time
 import urllib.request
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -81,7 +82,7 @@ from backends.base import (
 )
 from backends.kv import explain as ex
 from backends.kv.capacity import CapacityMeter
-from backends.kv.codec import Item
+from backends.kv.codec import Item, int_of, text_of
 from backends.kv.settings import (
     LOCAL_CREDENTIALS,
     LOCAL_REGION,
@@ -91,7 +92,7 @@ from backends.kv.settings import (
 from backends.kv.shapes import Shape
 from models.catalog import CATALOG, Q
 from models.dataset import EntityKind, batched
-from models.entities import PatientRecord, Variant
+from models.entities import CodeCount, PatientRecord, SharedDiagnoses, Variant, rank_code_counts, rank_shared
 
 BATCH_WRITE_ITEMS = 25        # DynamoDB's limit per BatchWriteItem
 TRANSACTION_ITEMS = 100       # DynamoDB's limit per TransactWriteItems
@@ -192,6 +193,38 @@ class DynamoDBCore(Backend):
     @abc.abstractmethod
     def _patient_item(self, tables: Any, patient_id: int) -> Item | None:
         """The stored profile item of a patient (strongly consistent read), or None."""
+
+    @abc.abstractmethod
+    def _codes_of(self, patient_id: int) -> list[Item]:
+        """The diagnosis items of a patient (each with its `code`)."""
+
+    @abc.abstractmethod
+    def _with_code(self, code: str) -> list[Item]:
+        """One entry per diagnosis with `code`, each with its `patient_id` (an index Query)."""
+
+    @abc.abstractmethod
+    def _all_diagnoses(self, min_age: int | None = None) -> dict[str, set[int]]:
+        """code -> ids of the patients diagnosed with it (of at least `min_age`)."""
+
+    # -- the catalog's questions both designs answer alike: joined in the client over the
+    # design's own access paths
+
+    @_follows_generations
+    def patients_sharing_diagnoses(self, *, patient_id: int) -> list[SharedDiagnoses]:
+        codes = sorted({text_of(i, "code") for i in self._codes_of(patient_id)})
+        shared: dict[int, set[str]] = defaultdict(set)
+        for code, entries in zip(codes, self._in_parallel(lambda c=c: self._with_code(c) for c in codes)):
+            for item in entries:
+                other = int_of(item, "patient_id")
+                if other != patient_id:
+                    shared[other].add(code)
+        return rank_shared({pid: len(c) for pid, c in shared.items()})
+
+    @_follows_generations
+    def comorbid_codes(self, *, code: str) -> list[CodeCount]:
+        patients = self._all_diagnoses()
+        having = patients.get(code, set())
+        return rank_code_counts({c: len(ids & having) for c, ids in patients.items() if c != code})
 
     # -- connection
 
