@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,18 @@ def try_open(ctx: Context, name: str, settings: Any = None) -> tuple[Backend | N
         missing = str(exc).partition("abstract method")[2].lstrip("s ").strip()
         return None, (f"its backend does not implement {missing} yet" if missing
                       else f"its backend cannot be used yet ({first_line(exc)})")
+
+
+def open_each(ctx: Context, names: Iterable[str], notes: list[str]) -> dict[str, Backend]:
+    """The backends of `names` that answer, by name; one note "NAME skipped: why" for each that does not."""
+    opened: dict[str, Backend] = {}
+    for name in names:
+        backend, why = try_open(ctx, name)
+        if backend is None:
+            notes.append(f"{name} skipped: {why}")
+        else:
+            opened[name] = backend
+    return opened
 
 
 def choose(ctx: Context, offered: tuple[str, ...]) -> tuple[str, ...]:

@@ -30,8 +30,8 @@ from bench.demos.common import (
     ensure_loaded,
     human_us,
     load_average,
+    open_each,
     save,
-    try_open,
 )
 from bench.sweep import Fit, classify
 from models.catalog import Q
@@ -100,13 +100,7 @@ class JoinVsTraversal(Demo):
         notes: list[str] = [(f"data: synthetic scales {', '.join(map(str, scales))} (seed {ctx.seed}), their "
                              "patients and diagnoses only, loaded in turn; the questions are drawn once, from the "
                              "smallest scale, and asked at every scale (its patients and codes are in all of them)")]
-        opened = {}
-        for name in sides:
-            backend, why = try_open(ctx, name)
-            if backend is None:
-                notes.append(f"{name} skipped: {why}")
-            else:
-                opened[name] = backend
+        opened = open_each(ctx, sides, notes)
         if len(opened) < 2:
             return DemoResult(self.name, self.question, COLUMNS, [],
                               f"Both {sql} and {graph} are needed; "

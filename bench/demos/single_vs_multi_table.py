@@ -41,7 +41,7 @@ from bench.demos.common import (
     load_average,
     measure_writes,
     no_choice,
-    try_open,
+    open_each,
 )
 from bench.loading import timed_load
 from models.catalog import CATALOG, Q
@@ -93,13 +93,7 @@ class SingleVsMultiTable(Demo):
         data = Only(SyntheticDataset(scale=scale, seed=ctx.seed), ("patients", "diagnoses"), "patients-diagnoses")
         loads = load_average()
         notes: list[str] = [f"data: synthetic scale {scale} (seed {ctx.seed}), its patients and diagnoses only"]
-        opened: dict[str, Backend] = {}
-        for name in self.backends:
-            backend, why = try_open(ctx, name)
-            if backend is None:
-                notes.append(f"{name} skipped: {why}")
-            else:
-                opened[name] = backend
+        opened = open_each(ctx, self.backends, notes)
         if len(opened) < 2:
             return DemoResult(self.name, self.question, COLUMNS, [], "Both designs are needed to compare them; "
                               f"only {', '.join(opened) or 'neither'} answered, so nothing was compared.", notes=notes)
